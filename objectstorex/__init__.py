@@ -1,0 +1,95 @@
+"""objectstorex: one asyncio-native API over S3, Azure Blob, GCS, the local filesystem and memory.
+
+Example::
+
+    import objectstorex as osx
+
+    async with osx.new("memory") as store:
+        await store.put("hello.txt", b"Hello, World!")
+        assert await store.get("hello.txt") == b"Hello, World!"
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._config import RetryConfig, Timeouts
+from ._factory import from_url, new
+from ._store import BaseStore, Store
+from ._stream import ObjectStream
+from ._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
+from .backends.memory import MemoryStore
+from .errors import (
+    AlreadyExistsError,
+    BulkDeleteError,
+    InvalidArgumentError,
+    InvalidConfigError,
+    InvalidPathError,
+    InvalidRangeError,
+    NotFoundError,
+    NotModifiedError,
+    NotSupportedError,
+    ObjectStoreError,
+    PermissionDeniedError,
+    PreconditionError,
+    TransportError,
+    UnauthenticatedError,
+)
+from .preconditions import PutMode, UpdateVersion
+
+if TYPE_CHECKING:
+    from .backends.azure import AzureStore
+    from .backends.gcs import GCSStore
+    from .backends.local import LocalStore
+    from .backends.s3 import S3Store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlreadyExistsError",
+    "Attributes",
+    "AzureStore",
+    "BaseStore",
+    "BulkDeleteError",
+    "Capabilities",
+    "GCSStore",
+    "GetResult",
+    "InvalidArgumentError",
+    "InvalidConfigError",
+    "InvalidPathError",
+    "InvalidRangeError",
+    "ListResult",
+    "LocalStore",
+    "MemoryStore",
+    "NotFoundError",
+    "NotModifiedError",
+    "NotSupportedError",
+    "ObjectMeta",
+    "ObjectStoreError",
+    "ObjectStream",
+    "PermissionDeniedError",
+    "PreconditionError",
+    "PutMode",
+    "PutResult",
+    "RetryConfig",
+    "S3Store",
+    "Store",
+    "Timeouts",
+    "TransportError",
+    "UnauthenticatedError",
+    "UpdateVersion",
+    "from_url",
+    "new",
+]
+
+# Cloud stores import their SDK on first access, so `import objectstorex` needs none.
+_LAZY = {"S3Store": "s3", "AzureStore": "azure", "GCSStore": "gcs", "LocalStore": "local"}
+
+
+def __getattr__(name: str) -> Any:
+    provider = _LAZY.get(name)
+    if provider is None:
+        raise AttributeError(f"module 'objectstorex' has no attribute {name!r}")
+    from ._factory import store_class
+
+    return store_class(provider)

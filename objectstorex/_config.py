@@ -1,0 +1,106 @@
+"""Retry and timeout options accepted by every network store, and the one retry loop."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .errors import InvalidConfigError, ObjectStoreError
+
+__all__ = ["RetryConfig", "Timeouts", "retry_call"]
+
+T = TypeVar("T")
+
+
+def _check_non_negative(owner: str, **values: float | None) -> None:
+    for name, v in values.items():
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise InvalidConfigError(f"{owner}.{name} must be a non-negative number, got {v!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    """How network stores retry transient failures.
+
+    Only transient errors are retried: connection failures, timeouts, 5xx answers and
+    429/throttling. Delays follow exponential backoff with full jitter
+    (``uniform(0, min(max_backoff, initial_backoff * 2**attempt))``), and no retry starts once
+    ``total_timeout`` seconds have passed since the first attempt.
+
+    Attributes:
+        max_retries: retries after the first attempt (0 disables retrying).
+        initial_backoff: cap of the first delay, in seconds.
+        max_backoff: cap of any delay, in seconds.
+        total_timeout: time budget for all attempts, in seconds (``None``: unbounded).
+    """
+
+    max_retries: int = 3
+    initial_backoff: float = 0.1
+    max_backoff: float = 15.0
+    total_timeout: float | None = 180.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise InvalidConfigError(f"RetryConfig.max_retries must be an int >= 0, got {self.max_retries!r}")
+        _check_non_negative(
+            "RetryConfig",
+            initial_backoff=self.initial_backoff,
+            max_backoff=self.max_backoff,
+            total_timeout=self.total_timeout,
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Delay before retry number ``attempt`` (0-based), with full jitter."""
+        cap = min(self.max_backoff, self.initial_backoff * (2**attempt))
+        return random.uniform(0.0, cap)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Timeouts of one HTTP request, in seconds (``None``: no limit).
+
+    Attributes:
+        connect: establishing a connection (TCP + TLS).
+        read: a stall between two reads of the response (not a whole large transfer).
+        total: a whole request, body included; leave ``None`` for large streaming transfers.
+    """
+
+    connect: float | None = 10.0
+    read: float | None = 60.0
+    total: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_non_negative("Timeouts", connect=self.connect, read=self.read, total=self.total)
+
+
+async def retry_call(
+    attempt: Callable[[], Awaitable[T]],
+    config: RetryConfig,
+    *,
+    is_retryable: Callable[[BaseException], bool] | None = None,
+) -> T:
+    """Run ``attempt`` until it succeeds, a non-retryable error occurs, or the budget runs out.
+
+    By default an error is retryable when it is an ``ObjectStoreError`` with ``retryable`` set
+    (backends map transport failures, 5xx and 429 that way). The last error is re-raised as is.
+    """
+    check = is_retryable or (lambda e: isinstance(e, ObjectStoreError) and e.retryable)
+    started = time.monotonic()
+    tries = 0
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:
+            if tries >= config.max_retries or not check(exc):
+                raise
+            delay = config.backoff(tries)
+            if config.total_timeout is not None and time.monotonic() - started + delay > config.total_timeout:
+                raise
+            tries += 1
+            await asyncio.sleep(delay)
