@@ -111,7 +111,9 @@ def from_url(url: str, **options: Any) -> BaseStore:
     parts = urlsplit(url)
     provider = _SCHEMES.get(parts.scheme.lower())
     if provider is None:
-        raise InvalidConfigError(f"unsupported URL scheme {parts.scheme!r} in {url!r} (known: {', '.join(sorted(_SCHEMES))})")
+        raise InvalidConfigError(
+            f"unsupported URL scheme {parts.scheme!r} in {url!r} (known: {', '.join(sorted(_SCHEMES))})"
+        )
     if provider == "memory":
         return new("memory", **options)
     if provider == "local":

@@ -29,9 +29,7 @@ class ByteRange:
             InvalidRangeError: the range starts at or past the end (any range on an empty object).
         """
         if size == 0:
-            raise InvalidRangeError(
-                f"range {self} is not satisfiable on an empty object", path=path, provider=provider
-            )
+            raise InvalidRangeError(f"range {self} is not satisfiable on an empty object", path=path, provider=provider)
         if self.suffix is not None:
             return max(0, size - self.suffix), size
         if self.start >= size:

@@ -249,10 +249,10 @@ class BaseStore(ABC):
     def capabilities(self) -> Capabilities:
         """What this store can do."""
 
-    async def _open(self) -> None:
+    async def _open(self) -> None:  # noqa: B027 - optional hook
         """Acquire resources (sessions, credentials); backends override."""
 
-    async def _close(self) -> None:
+    async def _close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; backends override. Called at most once."""
 
     async def _ensure_open(self) -> None:
@@ -344,7 +344,9 @@ class BaseStore(ABC):
                     provider=provider,
                 )
             if checked_mode.etag is not None and not caps.put_update_etag and not caps.put_update_version:
-                raise NotSupportedError(f"the {provider} store has no conditional updates", path=path, provider=provider)
+                raise NotSupportedError(
+                    f"the {provider} store has no conditional updates", path=path, provider=provider
+                )
         elif checked_mode == "create" and not caps.put_create:
             raise NotSupportedError(f"the {provider} store has no create-only writes", path=path, provider=provider)
         if not attrs:
@@ -361,9 +363,7 @@ class BaseStore(ABC):
             if name == "tags":
                 tags = _str_map("tags", value, path, provider)
                 if tags and not caps.tags:
-                    raise NotSupportedError(
-                        f"the {provider} store has no object tags", path=path, provider=provider
-                    )
+                    raise NotSupportedError(f"the {provider} store has no object tags", path=path, provider=provider)
                 continue
             if name == "metadata":
                 value = _str_map("metadata", value, path, provider)
@@ -412,7 +412,9 @@ class BaseStore(ABC):
         if version is None:
             return None
         if not self.capabilities.versions:
-            raise NotSupportedError(f"the {self.provider} store has no object versions", path=path, provider=self.provider)
+            raise NotSupportedError(
+                f"the {self.provider} store has no object versions", path=path, provider=self.provider
+            )
         if not isinstance(version, str) or not version:
             raise InvalidArgumentError("version must be a non-empty str", path=path, provider=self.provider)
         return version
@@ -462,8 +464,17 @@ class BaseStore(ABC):
             await self._ensure_open()
         path = self._path(path)
         body = self._data(data, path)
-        if mode == "overwrite" and tags is None and metadata is None and content_type is None and (
-            content_disposition is None and content_encoding is None and content_language is None and cache_control is None
+        if (
+            mode == "overwrite"
+            and tags is None
+            and metadata is None
+            and content_type is None
+            and (
+                content_disposition is None
+                and content_encoding is None
+                and content_language is None
+                and cache_control is None
+            )
         ):
             return await self._put(path, body, _PLAIN_PUT)
         opts = self._put_options(
@@ -645,7 +656,9 @@ class BaseStore(ABC):
         """
         self._check_not_closed()
         path = self._path(path)
-        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0):
+        if chunk_size is not None and (
+            isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0
+        ):
             raise InvalidArgumentError("chunk_size must be a positive int", path=path, provider=self.provider)
         opts = self._get_options(path, if_match, if_none_match, if_modified_since, if_unmodified_since, range, version)
         size = chunk_size or DEFAULT_CHUNK_SIZE
@@ -675,7 +688,9 @@ class BaseStore(ABC):
             await self._ensure_open()
         path = self._path(path)
         if isinstance(ranges, (str, bytes)) or not isinstance(ranges, Iterable):
-            raise InvalidArgumentError("ranges must be a sequence of (start, end) pairs", path=path, provider=self.provider)
+            raise InvalidArgumentError(
+                "ranges must be a sequence of (start, end) pairs", path=path, provider=self.provider
+            )
         parsed = [parse_range(r, path=path, provider=self.provider) for r in ranges]
         if not parsed:
             return []
@@ -740,7 +755,9 @@ class BaseStore(ABC):
         if not self._live:
             await self._ensure_open()
         if isinstance(paths, (str, bytes)):
-            raise InvalidArgumentError("delete_many takes an iterable of paths, not a single str", provider=self.provider)
+            raise InvalidArgumentError(
+                "delete_many takes an iterable of paths, not a single str", provider=self.provider
+            )
         checked = list(dict.fromkeys(self._path(p) for p in paths))
         if not checked:
             return

@@ -52,9 +52,7 @@ def validate_path(path: object, *, provider: str | None = None) -> str:
     """
     if type(path) is not str:
         if not isinstance(path, str):
-            raise InvalidPathError(
-                f"path must be a str, not {type(path).__name__}", provider=provider
-            )
+            raise InvalidPathError(f"path must be a str, not {type(path).__name__}", provider=provider)
         path = str(path)
     problem = _problem(path)
     if problem is not None:

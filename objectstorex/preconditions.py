@@ -204,7 +204,10 @@ def check_get(cond: GetConditions, meta: ObjectMeta, *, provider: str | None = N
     if cond.if_none_match is not None:
         if etag_matches(cond.if_none_match, meta.etag):
             raise NotModifiedError(
-                f"if_none_match {cond.if_none_match!r} matches the current ETag", path=path, provider=provider, status=304
+                f"if_none_match {cond.if_none_match!r} matches the current ETag",
+                path=path,
+                provider=provider,
+                status=304,
             )
     elif cond.if_modified_since is not None:
         if _seconds(meta.last_modified) <= _seconds(cond.if_modified_since):
@@ -235,9 +238,7 @@ def check_put(mode: PutMode, current: ObjectMeta | None, *, path: str, provider:
             f"object {path!r} does not exist (expected to update it)", path=path, provider=provider, status=412
         )
     if mode.etag is not None and not etag_matches(mode.etag, current.etag):
-        raise PreconditionError(
-            f"object {path!r} has changed (ETag differs)", path=path, provider=provider, status=412
-        )
+        raise PreconditionError(f"object {path!r} has changed (ETag differs)", path=path, provider=provider, status=412)
     if mode.version is not None and current.version is not None and mode.version != current.version:
         raise PreconditionError(
             f"object {path!r} has changed (version differs)", path=path, provider=provider, status=412

@@ -178,7 +178,11 @@ class MemoryStore(BaseStore):
         keys = self._keys()
         lead = f"{prefix}/" if prefix else ""
         start = lead if offset is None or offset < lead else offset
-        i = bisect.bisect_right(keys, start) if offset is not None and offset >= lead else bisect.bisect_left(keys, start)
+        i = (
+            bisect.bisect_right(keys, start)
+            if offset is not None and offset >= lead
+            else bisect.bisect_left(keys, start)
+        )
         while i < len(keys):
             key = keys[i]
             if not key.startswith(lead):
