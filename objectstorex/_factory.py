@@ -62,15 +62,20 @@ def store_class(provider: str) -> type[BaseStore]:
 
 
 def _check_options(cls: type[BaseStore], provider: str, options: dict[str, Any]) -> None:
-    params = inspect.signature(cls.__init__).parameters
+    params = {n: p for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self"}
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
-    accepted = {n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_POSITIONAL}
     for name in options:
-        if name not in accepted:
-            raise InvalidConfigError(
-                f"unknown option {name!r} for the {provider} store (accepted: {', '.join(sorted(accepted)) or 'none'})"
-            )
+        if name not in params or params[name].kind is inspect.Parameter.VAR_POSITIONAL:
+            accepted = ", ".join(sorted(params)) or "none"
+            raise InvalidConfigError(f"unknown option {name!r} for the {provider} store (accepted: {accepted})")
+    for name, p in params.items():
+        if (
+            p.default is inspect.Parameter.empty
+            and p.kind is not inspect.Parameter.VAR_POSITIONAL
+            and name not in options
+        ):
+            raise InvalidConfigError(f"missing option {name!r} for the {provider} store")
 
 
 def new(provider: str, **options: Any) -> BaseStore:
@@ -89,11 +94,7 @@ def new(provider: str, **options: Any) -> BaseStore:
     """
     cls = store_class(provider)
     _check_options(cls, provider, options)
-    try:
-        return cls(**options)
-    except TypeError as e:
-        # A missing required option: name it as the contract asks.
-        raise InvalidConfigError(f"bad options for the {provider} store: {e}") from None
+    return cls(**options)
 
 
 def from_url(url: str, **options: Any) -> BaseStore:
