@@ -122,7 +122,9 @@ META = osx.ObjectMeta("k", 3, NOW, '"abc"', None)
 
 def test_etag_comparison_quoted_unquoted_weak_star_list() -> None:
     assert normalize_etag('"abc"') == normalize_etag("abc") == normalize_etag('W/"abc"') == "abc"
-    assert quote_etag("abc") == '"abc"' and quote_etag('"abc"') == '"abc"' and quote_etag("*") == "*"
+    assert quote_etag("abc") == '"abc"'
+    assert quote_etag('"abc"') == '"abc"'
+    assert quote_etag("*") == "*"
     assert etag_matches("abc", '"abc"')
     assert etag_matches('"abc"', "abc")
     assert etag_matches("*", "anything")
