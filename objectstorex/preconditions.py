@@ -194,26 +194,21 @@ def check_get(cond: GetConditions, meta: ObjectMeta, *, provider: str | None = N
     if cond.if_match is not None:
         if not etag_matches(cond.if_match, meta.etag):
             raise PreconditionError(
-                f"if_match {cond.if_match!r} does not match the current ETag", path=path, provider=provider, status=412
+                f"if_match {cond.if_match!r} does not match the current ETag", path=path, provider=provider
             )
     elif cond.if_unmodified_since is not None:
         if _seconds(meta.last_modified) > _seconds(cond.if_unmodified_since):
-            raise PreconditionError(
-                "object was modified after if_unmodified_since", path=path, provider=provider, status=412
-            )
+            raise PreconditionError("object was modified after if_unmodified_since", path=path, provider=provider)
     if cond.if_none_match is not None:
         if etag_matches(cond.if_none_match, meta.etag):
             raise NotModifiedError(
                 f"if_none_match {cond.if_none_match!r} matches the current ETag",
                 path=path,
                 provider=provider,
-                status=304,
             )
     elif cond.if_modified_since is not None:
         if _seconds(meta.last_modified) <= _seconds(cond.if_modified_since):
-            raise NotModifiedError(
-                "object was not modified after if_modified_since", path=path, provider=provider, status=304
-            )
+            raise NotModifiedError("object was not modified after if_modified_since", path=path, provider=provider)
 
 
 def check_put(mode: PutMode, current: ObjectMeta | None, *, path: str, provider: str | None = None) -> None:
@@ -230,19 +225,15 @@ def check_put(mode: PutMode, current: ObjectMeta | None, *, path: str, provider:
         return
     if mode == "create":
         if current is not None:
-            raise AlreadyExistsError(f"object {path!r} already exists", path=path, provider=provider, status=412)
+            raise AlreadyExistsError(f"object {path!r} already exists", path=path, provider=provider)
         return
     assert isinstance(mode, UpdateVersion)
     if current is None:
-        raise PreconditionError(
-            f"object {path!r} does not exist (expected to update it)", path=path, provider=provider, status=412
-        )
+        raise PreconditionError(f"object {path!r} does not exist (expected to update it)", path=path, provider=provider)
     if mode.etag is not None and not etag_matches(mode.etag, current.etag):
-        raise PreconditionError(f"object {path!r} has changed (ETag differs)", path=path, provider=provider, status=412)
+        raise PreconditionError(f"object {path!r} has changed (ETag differs)", path=path, provider=provider)
     if mode.version is not None and current.version is not None and mode.version != current.version:
-        raise PreconditionError(
-            f"object {path!r} has changed (version differs)", path=path, provider=provider, status=412
-        )
+        raise PreconditionError(f"object {path!r} has changed (version differs)", path=path, provider=provider)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ class MemoryStore(BaseStore):
     # ------------------------------------------------------------------------------ helpers
 
     def _missing(self, path: str) -> NotFoundError:
-        return NotFoundError(f"object {path!r} not found", path=path, provider="memory", status=404)
+        return NotFoundError(f"object {path!r} not found", path=path, provider="memory")
 
     def _store(self, path: str, data: bytes, attributes: Attributes, tags: Mapping[str, str]) -> PutResult:
         etag = str(next(_etags))
@@ -128,7 +128,7 @@ class MemoryStore(BaseStore):
     async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         entry = self._entry(src)
         if not overwrite and dst in self._objects:
-            raise AlreadyExistsError(f"object {dst!r} already exists", path=dst, provider="memory", status=412)
+            raise AlreadyExistsError(f"object {dst!r} already exists", path=dst, provider="memory")
         self._store(dst, entry.data, entry.attributes, entry.tags)
 
     async def _rename(self, src: str, dst: str, *, overwrite: bool) -> None:
