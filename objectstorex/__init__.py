@@ -18,6 +18,7 @@ from ._factory import from_url, new
 from ._store import BaseStore, Store
 from ._stream import ObjectStream
 from ._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
+from .backends.local import LocalStore
 from .backends.memory import MemoryStore
 from .errors import (
     AlreadyExistsError,
@@ -40,7 +41,6 @@ from .preconditions import PutMode, UpdateVersion
 if TYPE_CHECKING:
     from .backends.azure import AzureStore
     from .backends.gcs import GCSStore
-    from .backends.local import LocalStore
     from .backends.s3 import S3Store
 
 __version__ = "0.1.0"
@@ -83,7 +83,7 @@ __all__ = [
 ]
 
 # Cloud stores import their SDK on first access, so `import objectstorex` needs none.
-_LAZY = {"S3Store": "s3", "AzureStore": "azure", "GCSStore": "gcs", "LocalStore": "local"}
+_LAZY = {"S3Store": "s3", "AzureStore": "azure", "GCSStore": "gcs"}
 
 
 def __getattr__(name: str) -> Any:
