@@ -75,7 +75,7 @@ def validate_put_mode(mode: object, *, path: str | None = None, provider: str | 
         InvalidArgumentError: an unknown mode, or an ``UpdateVersion`` with neither etag nor version.
     """
     if mode == "overwrite" or mode == "create":
-        return mode  # type: ignore[return-value]
+        return mode
     if isinstance(mode, UpdateVersion):
         if mode.etag is None and mode.version is None:
             raise InvalidArgumentError(

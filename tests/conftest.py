@@ -9,6 +9,4 @@ from __future__ import annotations
 import pkgutil
 from pathlib import Path
 
-pytest_plugins = [
-    f"tests.emulators.{m.name}" for m in pkgutil.iter_modules([str(Path(__file__).parent / "emulators")])
-]
+pytest_plugins = [f"tests.emulators.{m.name}" for m in pkgutil.iter_modules([str(Path(__file__).parent / "emulators")])]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from objectstorex import Store
 from objectstorex.testing import ConformanceSuite
 
-BACKENDS = ["memory", "local", "s3", "azure", "gcs"]
+# Every backend that has a fixture plugin in tests/emulators/ (memory, local, and each emulator).
+BACKENDS = [
+    name
+    for name in ["memory", "local", "s3", "azure", "gcs"]
+    if (Path(__file__).parent / "emulators" / f"{name}.py").exists()
+]
 
 
 class TestConformance(ConformanceSuite):  # type: ignore[misc, valid-type]

@@ -48,6 +48,7 @@ from ..errors import (
     PermissionDeniedError,
 )
 from ..preconditions import GetConditions, PutMode, UpdateVersion, check_get, check_put
+from ._local_io import run_blocking
 
 __all__ = ["LocalStore"]
 
@@ -143,7 +144,6 @@ class LocalStore(BaseStore):
         except OSError as e:
             raise InvalidConfigError(f"option 'path': cannot use {root!r} ({e.strerror})", provider="local") from e
         self._fsync = bool(fsync)
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._live = True
         self._opened = True
 
@@ -168,10 +168,7 @@ class LocalStore(BaseStore):
     # ------------------------------------------------------------------------------ plumbing
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, fn, *args)
+        return await run_blocking(fn, *args)
 
     def _remove_stale_temps(self) -> None:
         cutoff = time.time() - _STALE_TEMP_SECONDS
@@ -307,8 +304,34 @@ class LocalStore(BaseStore):
         must_not_exist: bool = False,
     ) -> PutResult:
         """Under the path's lock: check the mode, stamp the mtime, move the temp file into place."""
+        try:
+            return self._commit_locked(path, full, tmp, mode, attrs_doc, must_not_exist)
+        except ObjectStoreError:
+            raise
+        except OSError as e:
+            raise self._error(e, path, "write") from e
+
+    def _commit_locked(
+        self,
+        path: str,
+        full: str,
+        tmp: str,
+        mode: PutMode,
+        attrs_doc: dict[str, Any] | None,
+        must_not_exist: bool,
+    ) -> PutResult:
         with self._locked(path):
-            current = self._stat_object(full, path)
+            try:
+                current: os.stat_result | None = os.stat(full, follow_symlinks=False)
+            except (FileNotFoundError, NotADirectoryError):
+                current = None  # NotADirectoryError: a parent is an object; the move reports it
+            if current is not None and stat.S_ISDIR(current.st_mode):
+                raise InvalidPathError(
+                    f"cannot write {path!r}: it is a prefix of other objects (a path cannot be both "
+                    "an object and the parent of other objects)",
+                    path=path,
+                    provider="local",
+                )
             if must_not_exist and current is not None:
                 raise AlreadyExistsError(f"object {path!r} already exists", path=path, provider="local")
             if mode != "overwrite":
@@ -316,28 +339,12 @@ class LocalStore(BaseStore):
             previous = current.st_mtime_ns + 1 if current is not None else 0
             mtime = max(time.time_ns(), previous)
             os.utime(tmp, ns=(mtime, mtime))
-            st = os.stat(tmp)
-            etag = _etag(st)
-            for attempt in range(3):
-                try:
-                    os.makedirs(os.path.dirname(full), exist_ok=True)
-                    if attrs_doc:
-                        self._write_sidecar(path, etag, attrs_doc)
-                    elif attrs_doc is not None or current is not None:
-                        self._drop_sidecar(path)
-                    os.replace(tmp, full)
-                    break
-                except FileNotFoundError:
-                    # A concurrent delete pruned the parent directory we just made: make it again.
-                    if attempt == 2:
-                        raise
-                except (NotADirectoryError, FileExistsError, IsADirectoryError) as e:
-                    raise InvalidPathError(
-                        f"cannot write {path!r}: a path cannot be both an object and the parent of other "
-                        "objects (a parent is an object, or the path is a prefix of other objects)",
-                        path=path,
-                        provider="local",
-                    ) from e
+            etag = _etag(os.stat(tmp))
+            if attrs_doc:
+                self._write_sidecar(path, etag, attrs_doc)
+            elif current is not None:
+                self._drop_sidecar(path)
+            self._move_into_place(path, tmp, full, current is not None)
             if self._fsync:
                 dfd = os.open(os.path.dirname(full), os.O_RDONLY)
                 try:
@@ -346,14 +353,39 @@ class LocalStore(BaseStore):
                     os.close(dfd)
             return PutResult(etag, None)
 
+    def _move_into_place(self, path: str, tmp: str, full: str, exists: bool) -> None:
+        if exists and _exchange(tmp, full):
+            # Atomic swap, then drop the old data (now at the temp name). Renaming over an
+            # existing file would make ext4 flush the new file first (auto_da_alloc): 6x slower.
+            os.unlink(tmp)
+            return
+        for attempt in range(3):
+            try:
+                os.replace(tmp, full)
+                return
+            except FileNotFoundError:
+                # The parent is missing: first write under it, or a concurrent delete pruned it.
+                if attempt == 2:
+                    raise
+                try:
+                    os.makedirs(os.path.dirname(full), exist_ok=True)
+                except (NotADirectoryError, FileExistsError) as e:
+                    raise self._conflict(path) from e
+            except (NotADirectoryError, IsADirectoryError) as e:
+                raise self._conflict(path) from e
+
+    def _conflict(self, path: str) -> InvalidPathError:
+        return InvalidPathError(
+            f"cannot write {path!r}: a parent of it is an object (a path cannot be both an object and "
+            "the parent of other objects)",
+            path=path,
+            provider="local",
+        )
+
     # ------------------------------------------------------------------------------ writes
 
     def _put_sync(self, path: str, data: bytes, opts: PutOptions) -> PutResult:
         full = self._resolve(path)
-        if os.path.isdir(full):
-            raise InvalidPathError(
-                f"cannot write {path!r}: it is a prefix of other objects", path=path, provider="local"
-            )
         tmp, fd = self._new_temp()
         try:
             try:
@@ -366,11 +398,10 @@ class LocalStore(BaseStore):
                 os.close(fd)
             doc = _attrs_to_json(opts.attributes, dict(opts.tags) if opts.tags else None)
             return self._commit(path, full, tmp, opts.mode, doc)
+        except ObjectStoreError:
+            raise
         except OSError as e:
-            mapped = self._error(e, path, "put")
-            if mapped is e:
-                raise
-            raise mapped from e
+            raise self._error(e, path, "put") from e
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -389,21 +420,25 @@ class LocalStore(BaseStore):
         full = await self._run(self._resolve, path)
         tmp = os.path.join(self._tmp, uuid.uuid4().hex)
         try:
-            # Chunks go to disk as they arrive, so memory stays at about one chunk.
-            async with aiofiles.open(tmp, "xb") as f:
+            try:
+                f = await aiofiles.open(tmp, "xb")
+            except OSError as e:
+                raise self._error(e, path, "put_stream") from e
+            try:
+                # Chunks go to disk as they arrive, so memory stays at about one chunk. The
+                # caller's iterable raises through here unchanged.
                 async for chunk in chunks:
-                    await f.write(chunk)
+                    try:
+                        await f.write(chunk)
+                    except OSError as e:
+                        raise self._error(e, path, "put_stream") from e
                 if self._fsync:
                     await f.flush()
                     await self._run(os.fsync, f.fileno())
+            finally:
+                await f.close()
             doc = _attrs_to_json(opts.attributes, dict(opts.tags) if opts.tags else None)
-            try:
-                return await self._run(self._commit, path, full, tmp, opts.mode, doc)
-            except OSError as e:
-                mapped = self._error(e, path, "put_stream")
-                if mapped is e:
-                    raise
-                raise mapped from e
+            return await self._run(self._commit, path, full, tmp, opts.mode, doc)
         finally:
             # Shielded so that a cancelled upload still removes its temp file.
             await asyncio.shield(self._run(partial(_unlink_quietly, tmp)))
@@ -456,11 +491,10 @@ class LocalStore(BaseStore):
                 os.close(out)
             doc = _attrs_to_json(*sidecar) if sidecar else {}
             self._commit(dst, dst_full, tmp, "overwrite", doc, must_not_exist=not overwrite)
+        except ObjectStoreError:
+            raise
         except OSError as e:
-            mapped = self._error(e, dst, "copy")
-            if mapped is e:
-                raise
-            raise mapped from e
+            raise self._error(e, dst, "copy") from e
         finally:
             os.close(fd)
             if tmp:
@@ -666,6 +700,36 @@ class LocalStore(BaseStore):
             else:
                 objects.append(meta)
         return ListResult(objects, prefixes)
+
+
+_RENAME_EXCHANGE = 2  # renameat2(2) flag, Linux >= 3.15
+_AT_FDCWD = -100
+_renameat2: Any = None  # resolved on first use; False once known to be unavailable
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    global _renameat2
+    if _renameat2 is None:
+        try:
+            import ctypes
+
+            fn = ctypes.CDLL(None, use_errno=True).renameat2
+            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+            fn.restype = ctypes.c_int
+            _renameat2 = fn
+        except (OSError, AttributeError):
+            _renameat2 = False
+    if _renameat2 is False:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    import ctypes
+
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        _renameat2 = False  # this kernel/filesystem cannot exchange: use os.replace from now on
+    return False
 
 
 def _unlink_quietly(path: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -76,7 +77,7 @@ async def check_overwrite_replaces_whole_object(ctx: ConformanceContext) -> None
 
 
 async def check_bytes_like_data(ctx: ConformanceContext) -> None:
-    """bytearray and memoryview are accepted; str and other types are refused before I/O."""
+    """Bytearray and memoryview are accepted; str and other types are refused before I/O."""
     p = ctx.path("b")
     await ctx.store.put(p, bytearray(b"ba"))
     assert await ctx.store.get(p) == b"ba"
@@ -157,7 +158,7 @@ async def check_delete_many(ctx: ConformanceContext) -> None:
     assert await ctx.names() == ["keep"]
     await ctx.store.delete_many([])
     with pytest.raises(E.InvalidArgumentError):
-        await ctx.store.delete_many(keep)  # type: ignore[arg-type]
+        await ctx.store.delete_many(keep)
 
 
 async def check_attributes_round_trip(ctx: ConformanceContext) -> None:
@@ -170,7 +171,7 @@ async def check_attributes_round_trip(ctx: ConformanceContext) -> None:
         "content_language": "en-GB",
         "cache_control": "max-age=3600",
     }
-    kept = {k: v for k, v in wanted.items() if k in caps.attributes}
+    kept: dict[str, Any] = {k: v for k, v in wanted.items() if k in caps.attributes}
     metadata = {"owner": "ana", "purpose": "conformance"} if "metadata" in caps.attributes else None
     p = ctx.path("attrs.json")
     await ctx.store.put(p, b"{}", metadata=metadata, **kept)
@@ -249,7 +250,7 @@ async def check_error_attributes(ctx: ConformanceContext) -> None:
 
 
 async def check_sign(ctx: ConformanceContext) -> None:
-    """sign returns an http(s) URL, or NotSupportedError where the store cannot sign."""
+    """Sign returns an http(s) URL, or NotSupportedError where the store cannot sign."""
     p = ctx.path("signed")
     await ctx.store.put(p, b"x")
     if not ctx.caps.sign:

@@ -33,7 +33,7 @@ async def check_list_prefix_excludes_object_itself(ctx: ConformanceContext) -> N
 
 
 async def check_list_offset_is_exclusive(ctx: ConformanceContext) -> None:
-    """offset yields only locations strictly greater, across directories."""
+    """Offset yields only locations strictly greater, across directories."""
     names = ["a", "b/1", "b/2", "c", "d/e/f", "e"]
     for n in names:
         await ctx.store.put(ctx.path(n), b"x")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ async def check_put_stream_round_trip(ctx: ConformanceContext) -> None:
             yield bytes(piece)
 
     q = ctx.path("async")
-    kwargs = {"content_type": "text/plain"} if "content_type" in ctx.caps.attributes else {}
+    kwargs: dict[str, Any] = {"content_type": "text/plain"} if "content_type" in ctx.caps.attributes else {}
     await ctx.store.put_stream(q, agen(), **kwargs)
     got = await ctx.store.get_object(q)
     assert got.data == expected
@@ -118,7 +119,7 @@ async def check_put_stream_cancelled(ctx: ConformanceContext) -> None:
 
 
 async def check_put_stream_modes(ctx: ConformanceContext) -> None:
-    """create and CAS modes apply to stream uploads too."""
+    """Create and CAS modes apply to stream uploads too."""
     p = ctx.path("m")
     first = await ctx.store.put_stream(p, [b"one"], mode="create")
     ctx.xfail_if_quirk("create_stream", "create mode on stream uploads")
@@ -160,9 +161,9 @@ async def check_get_stream(ctx: ConformanceContext) -> None:
 
 
 async def check_copy_and_rename(ctx: ConformanceContext) -> None:
-    """copy keeps the source and its attributes; rename moves; both overwrite; missing src fails."""
+    """Copy keeps the source and its attributes; rename moves; both overwrite; missing src fails."""
     src, dst = ctx.path("src"), ctx.path("dst")
-    kwargs = {"content_type": "text/csv"} if "content_type" in ctx.caps.attributes else {}
+    kwargs: dict[str, Any] = {"content_type": "text/csv"} if "content_type" in ctx.caps.attributes else {}
     metadata = {"k": "v"} if "metadata" in ctx.caps.attributes else None
     await ctx.store.put(src, b"payload", metadata=metadata, **kwargs)
     await ctx.store.put(dst, b"old")
