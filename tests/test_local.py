@@ -1,0 +1,272 @@
+"""What only the local store promises: files on disk, atomicity across processes, path safety."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import objectstorex as osx
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[osx.LocalStore]:
+    async with osx.LocalStore(tmp_path / "root") as s:
+        yield s
+
+
+def temp_files(store: osx.LocalStore) -> list[str]:
+    return os.listdir(os.path.join(store.root, ".objectstorex", "tmp"))
+
+
+async def test_objects_are_plain_files(store: osx.LocalStore) -> None:
+    await store.put("dir/file.txt", b"hello")
+    assert (Path(store.root) / "dir" / "file.txt").read_bytes() == b"hello"
+    assert osx.from_url(f"file://{store.root}").__class__ is osx.LocalStore
+    other = osx.from_url(f"file://{store.root}")
+    assert await other.get("dir/file.txt") == b"hello"
+
+
+async def test_directory_created_and_repr(tmp_path: Path) -> None:
+    root = tmp_path / "a" / "b"
+    store = osx.new("local", path=str(root))
+    assert root.is_dir()
+    assert "LocalStore(" in repr(store)
+    assert str(root) in repr(store)
+
+
+async def test_etag_changes_on_every_write_even_same_size(store: osx.LocalStore) -> None:
+    seen = set()
+    for i in range(200):
+        res = await store.put("k", b"%03d" % (i % 10))  # same size, repeating content
+        assert res.etag not in seen
+        seen.add(res.etag)
+        assert (await store.head("k")).etag == res.etag
+
+
+async def test_failed_create_and_cas_keep_old_data(store: osx.LocalStore) -> None:
+    first = await store.put("k", b"old")
+    with pytest.raises(osx.AlreadyExistsError):
+        await store.put("k", b"new", mode="create")
+    await store.put("k", b"v2")
+    with pytest.raises(osx.PreconditionError):
+        await store.put("k", b"new", mode=osx.UpdateVersion.of(first))
+    assert await store.get("k") == b"v2"
+    assert temp_files(store) == []
+
+
+async def test_stream_error_leaves_no_object_and_no_temp_file(store: osx.LocalStore) -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"x" * 100_000
+        raise RuntimeError("source failed")
+
+    with pytest.raises(RuntimeError, match="source failed"):
+        await store.put_stream("big", broken())
+    with pytest.raises(osx.NotFoundError):
+        await store.head("big")
+    assert temp_files(store) == []
+    assert [m async for m in store.list()] == []
+
+
+async def test_cancelled_stream_removes_temp_file(store: osx.LocalStore) -> None:
+    started = asyncio.Event()
+
+    async def stalled() -> AsyncIterator[bytes]:
+        yield b"x" * 1000
+        started.set()
+        await asyncio.sleep(3600)
+        yield b""
+
+    task = asyncio.create_task(store.put_stream("s", stalled()))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.05)  # the shielded cleanup finishes on a worker thread
+    assert temp_files(store) == []
+
+
+async def test_attributes_persist_across_store_instances(store: osx.LocalStore) -> None:
+    await store.put("doc", b"{}", content_type="application/json", metadata={"a": "1"}, tags={"t": "v"})
+    again = osx.LocalStore(store.root)
+    got = await again.get_object("doc")
+    assert got.attributes.content_type == "application/json"
+    assert dict(got.attributes.metadata) == {"a": "1"}
+    assert await again.get_tags("doc") == {"t": "v"}
+    assert [m.location async for m in again.list()] == ["doc"]  # the sidecar is never listed
+
+
+async def test_stale_sidecar_is_ignored(store: osx.LocalStore) -> None:
+    await store.put("doc", b"1", content_type="text/plain")
+    # Replace the file behind the store's back (as a crash between the two renames could).
+    (Path(store.root) / "doc").write_bytes(b"22")
+    got = await store.get_object("doc")
+    assert got.data == b"22"
+    assert got.attributes.content_type is None
+
+
+async def test_symlinks_never_lead_outside_the_root(store: osx.LocalStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"secret")
+    os.symlink(outside / "secret", Path(store.root) / "link")
+    os.symlink(outside, Path(store.root) / "dirlink")
+    with pytest.raises(osx.PermissionDeniedError):
+        await store.get("link")
+    with pytest.raises(osx.PermissionDeniedError):
+        await store.get("dirlink/secret")
+    with pytest.raises(osx.PermissionDeniedError):
+        await store.put("dirlink/new", b"x")
+    with pytest.raises(osx.PermissionDeniedError):
+        await store.delete("dirlink/secret")
+    assert not (outside / "new").exists()
+    assert (outside / "secret").read_bytes() == b"secret"
+    assert [m.location async for m in store.list()] == []  # symlinks are not listed
+
+
+async def test_object_and_parent_conflict_both_ways(store: osx.LocalStore) -> None:
+    await store.put("a", b"1")
+    with pytest.raises(osx.InvalidPathError, match="a"):
+        await store.put("a/b", b"2")
+    await store.put("x/y", b"1")
+    with pytest.raises(osx.InvalidPathError, match="prefix of other objects"):
+        await store.put("x", b"2")
+    assert await store.get("a") == b"1"
+    assert await store.get("x/y") == b"1"
+    assert temp_files(store) == []
+
+
+async def test_empty_directories_removed_on_delete(store: osx.LocalStore) -> None:
+    await store.put("a/b/c/d", b"1")
+    await store.put("a/keep", b"1")
+    await store.delete("a/b/c/d")
+    assert not (Path(store.root) / "a" / "b").exists()
+    assert (Path(store.root) / "a").is_dir()
+    await store.rename("a/keep", "z/kept")
+    assert not (Path(store.root) / "a").exists()
+    assert (await store.list_with_delimiter()).common_prefixes == ["z"]
+
+
+async def test_listing_order_matches_code_points(store: osx.LocalStore) -> None:
+    names = ["a-c", "a/b", "a/b0/x", "a0", "a.b", "b", "a/b-c", "é", "z/😀"]
+    for n in names:
+        await store.put(n, b"")
+    assert [m.location async for m in store.list()] == sorted(names)
+    assert [m.location async for m in store.list(offset="a/b")] == sorted(n for n in names if n > "a/b")
+
+
+async def test_reserved_segment_refused(store: osx.LocalStore) -> None:
+    with pytest.raises(osx.InvalidPathError, match="reserved"):
+        await store.put(".objectstorex/x", b"1")
+    await store.put("ok/.objectstorex", b"1")  # only the top-level segment is reserved
+
+
+async def test_fsync_option_writes_durably(tmp_path: Path) -> None:
+    store = osx.LocalStore(tmp_path / "d", fsync=True)
+    await store.put("k", b"v")
+    await store.put_stream("s", [b"a", b"b"])
+    assert await store.get("k") == b"v"
+    assert await store.get("s") == b"ab"
+
+
+async def test_stale_temp_files_cleaned_on_open(tmp_path: Path) -> None:
+    store = osx.LocalStore(tmp_path / "r")
+    tmp_dir = Path(store.root) / ".objectstorex" / "tmp"
+    old = tmp_dir / "leftover"
+    old.write_bytes(b"partial")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    fresh = tmp_dir / "in-flight"
+    fresh.write_bytes(b"partial")
+    async with osx.LocalStore(tmp_path / "r"):
+        pass
+    assert not old.exists()
+    assert fresh.exists()  # may belong to another process's upload in progress
+
+
+async def test_get_stream_is_pinned_to_the_opened_file(store: osx.LocalStore) -> None:
+    await store.put("k", b"A" * 300_000)
+    async with store.get_stream("k", chunk_size=100_000) as stream:
+        first = await stream.__anext__()
+        await store.put("k", b"B" * 300_000)
+        rest = [c async for c in stream]
+    assert b"".join([first, *rest]) == b"A" * 300_000
+
+
+def _run_workers(root: Path, script: str, n: int) -> list[str]:
+    code = textwrap.dedent(script)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(root), str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
+    outputs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        outputs.append(out.strip())
+    return outputs
+
+
+CAS_WORKER = """
+import asyncio, sys
+import objectstorex as osx
+
+async def main():
+    store = osx.LocalStore(sys.argv[1])
+    done = 0
+    while done < 25:
+        res = await store.get_object("counter")
+        try:
+            await store.put("counter", str(int(res.data) + 1).encode(), mode=osx.UpdateVersion.of(res.meta))
+        except osx.PreconditionError:
+            continue
+        done += 1
+
+asyncio.run(main())
+"""
+
+
+async def test_cas_is_atomic_across_processes(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    store = osx.LocalStore(root)
+    await store.put("counter", b"0")
+    await asyncio.to_thread(_run_workers, root, CAS_WORKER, 4)
+    assert await store.get("counter") == b"100"
+
+
+CREATE_WORKER = """
+import asyncio, sys
+import objectstorex as osx
+
+async def main():
+    store = osx.LocalStore(sys.argv[1])
+    won = 0
+    for i in range(20):
+        try:
+            await store.put(f"lock-{i}", sys.argv[2].encode(), mode="create")
+            won += 1
+        except osx.AlreadyExistsError:
+            pass
+    print(won)
+
+asyncio.run(main())
+"""
+
+
+async def test_create_has_exactly_one_winner_across_processes(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    osx.LocalStore(root)
+    wins = await asyncio.to_thread(_run_workers, root, CREATE_WORKER, 4)
+    assert sum(int(w) for w in wins) == 20
