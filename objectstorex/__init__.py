@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+from . import patterns
+
 __all__ = [
     "AlreadyExistsError",
     "Attributes",
@@ -80,6 +82,7 @@ __all__ = [
     "UpdateVersion",
     "from_url",
     "new",
+    "patterns",
 ]
 
 # Cloud stores import their SDK on first access, so `import objectstorex` needs none.
