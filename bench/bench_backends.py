@@ -116,7 +116,8 @@ async def main() -> None:
                 if client.backend == backend:
                     medians[client.name] = await measure(client, concurrency, args.rounds, args.seconds)
             ratio = medians["objectstorex"] / medians["obstore"]
-            print(f"{backend:8} {concurrency:>4} {medians['objectstorex']:>14,.0f} {medians['obstore']:>10,.0f} {ratio:>6.1f}x")
+            ours, theirs = medians["objectstorex"], medians["obstore"]
+            print(f"{backend:8} {concurrency:>4} {ours:>14,.0f} {theirs:>10,.0f} {ratio:>6.1f}x")
 
 
 if __name__ == "__main__":
