@@ -208,7 +208,7 @@ async def check_delete_many(ctx: ConformanceContext) -> None:
     names = [f"k{i:03d}" for i in range(30)] + ["sub/a", "sub/b"]
     await ctx.put_many([*names, "keep"])
     await ctx.store.delete_many(ctx.path(n) for n in [*names[:20], "missing", "sub/missing"])
-    assert await ctx.names() == [*names[20:], "keep"]
+    assert await ctx.names() == sorted([*names[20:], "keep"])
     await ctx.store.delete_many({ctx.path(n) for n in names[20:25]})
     await ctx.store.delete_many(tuple(ctx.path(n) for n in names[25:]))
     await ctx.store.delete_many([ctx.path("missing"), ctx.path("missing")])
