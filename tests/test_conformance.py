@@ -7,9 +7,16 @@ with ``-k memory``, ``-k s3``...
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
 
+import objectstorex as osx
 from objectstorex import Store
+from objectstorex import testing as ost
+from objectstorex._store import GetOptions, PutOptions
 from objectstorex.testing import ConformanceSuite
 
 BACKENDS = ["memory", "local", "s3", "azure", "gcs"]
@@ -29,3 +36,101 @@ class TestConformance(ConformanceSuite):
     @pytest.fixture
     def store_quirks(self, backend: str, request: pytest.FixtureRequest) -> frozenset[str]:
         return frozenset(request.getfixturevalue(f"{backend}_quirks"))
+
+
+# ------------------------------------------------------------------------------------------
+# The suite itself: quirks stop a check before it asserts, and broken stores are caught.
+
+
+#: The checks each quirk must turn into an expected failure on a store that honours everything.
+QUIRK_CHECKS = {
+    "conditional_get": [ost.check_get_if_match, ost.check_get_if_none_match, ost.check_get_modified_since],
+    "copy_if_not_exists": [ost.check_copy_if_not_exists, ost.check_copy_if_not_exists_is_atomic],
+    "conditional_copy": [ost.check_copy_if_not_exists],
+    "delete_if_match": [ost.check_conditional_delete],
+    "update_multipart": [ost.check_put_stream_modes, ost.check_put_stream_large_modes],
+    "create_stream": [ost.check_put_stream_modes, ost.check_put_stream_large_modes],
+}
+
+
+def test_every_quirk_is_used() -> None:
+    assert set(QUIRK_CHECKS) == set(ost.QUIRKS)
+
+
+@pytest.mark.parametrize(("quirk", "check"), [(q, c) for q, cs in QUIRK_CHECKS.items() for c in cs])
+async def test_quirk_xfails_the_check(quirk: str, check: ost.Check) -> None:
+    async with osx.MemoryStore() as store:
+        with pytest.raises(pytest.xfail.Exception, match=quirk):
+            await check(ost.ConformanceContext(store, frozenset({quirk})))
+
+
+def test_unknown_quirk_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown quirk"):
+        ost.ConformanceContext(osx.MemoryStore(), frozenset({"conditional_gets"}))
+
+
+class _IgnoresCreate(osx.MemoryStore):
+    async def _put(self, path: str, data: bytes, opts: PutOptions) -> osx.PutResult:
+        if opts.mode == "create":
+            opts = PutOptions("overwrite", opts.attributes, opts.tags)
+        return await super()._put(path, data, opts)
+
+
+class _ListsPrefixObject(osx.MemoryStore):
+    def _list(self, prefix: str, offset: str | None) -> AsyncIterator[osx.ObjectMeta]:
+        return self._list_loose(prefix, offset)
+
+    async def _list_loose(self, prefix: str, offset: str | None) -> AsyncIterator[osx.ObjectMeta]:
+        # The classic bug: a raw string prefix match ("a/b" also matches "a/bc" and "a/b").
+        parent, _, _ = prefix.rpartition("/")
+        async for meta in super()._list(parent, offset):
+            if meta.location.startswith(prefix):
+                yield meta
+
+
+class _UnclampedRanges(osx.MemoryStore):
+    async def _get(self, path: str, opts: GetOptions) -> osx.GetResult:
+        res = await super()._get(path, opts)
+        if opts.range is not None and opts.range.end is not None and opts.range.end > res.meta.size:
+            raise osx.InvalidRangeError("end past the object", path=path, provider="memory")
+        return res
+
+
+class _VisibleWhileStreaming(osx.MemoryStore):
+    async def _put_stream(self, path: str, chunks: AsyncIterator[bytes], opts: PutOptions, *_: Any) -> osx.PutResult:
+        data = b""
+        async for chunk in chunks:
+            data += chunk
+            await super()._put(path, data, opts)
+        return await super()._put(path, data, opts)
+
+
+class _LosesCas(osx.MemoryStore):
+    async def _put(self, path: str, data: bytes, opts: PutOptions) -> osx.PutResult:
+        if isinstance(opts.mode, osx.UpdateVersion):
+            current = self._objects.get(path)
+            await asyncio.sleep(0)  # check-then-write with an await in between: not atomic
+            if current is None or current.meta.etag != opts.mode.etag:
+                raise osx.PreconditionError("changed", path=path, provider="memory")
+            opts = PutOptions("overwrite", opts.attributes, opts.tags)
+        return await super()._put(path, data, opts)
+
+
+@pytest.mark.parametrize(
+    ("broken", "check"),
+    [
+        (_IgnoresCreate, ost.check_put_create),
+        (_IgnoresCreate, ost.check_put_create_is_atomic),
+        (_ListsPrefixObject, ost.check_list_order_and_prefix_segments),
+        (_ListsPrefixObject, ost.check_list_prefix_excludes_object_itself),
+        (_UnclampedRanges, ost.check_ranges),
+        (_VisibleWhileStreaming, ost.check_put_stream_invisible_until_complete),
+        (_LosesCas, ost.check_concurrent_cas_increments),
+    ],
+    ids=lambda v: getattr(v, "__name__", str(v)),
+)
+async def test_suite_catches_a_broken_store(broken: type[osx.MemoryStore], check: ost.Check) -> None:
+    async with broken() as store:
+        # A wrong result, a missing error or an unexpected error: any of them fails the check.
+        with pytest.raises((AssertionError, pytest.fail.Exception, osx.ObjectStoreError)):
+            await check(ost.ConformanceContext(store))
