@@ -168,7 +168,7 @@ class GetConditions:
         path: str | None = None,
         provider: str | None = None,
     ) -> GetConditions:
-        """Validate the user's conditions before any I/O.
+        """Validate the user's conditions before any I/O, dropping those RFC 9110 ignores.
 
         Raises:
             InvalidArgumentError: an ETag that is not a non-empty ``str`` or a date that is not
@@ -180,6 +180,13 @@ class GetConditions:
         for name, v in (("if_modified_since", if_modified_since), ("if_unmodified_since", if_unmodified_since)):
             if v is not None and not isinstance(v, datetime):
                 raise InvalidArgumentError(f"{name} must be a datetime", path=path, provider=provider)
+        # RFC 9110 section 13.2.2: a recipient ignores If-Unmodified-Since when If-Match is present
+        # and If-Modified-Since when If-None-Match is. Dropping them here makes every provider
+        # evaluate the same, including servers that check each header on its own.
+        if if_match is not None:
+            if_unmodified_since = None
+        if if_none_match is not None:
+            if_modified_since = None
         return cls(if_match, if_none_match, if_modified_since, if_unmodified_since)  # type: ignore[arg-type]
 
 

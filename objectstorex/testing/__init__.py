@@ -40,6 +40,7 @@ from ._basic import (
 from ._conditions import (
     check_concurrent_cas_increments,
     check_conditional_delete,
+    check_get_condition_precedence,
     check_get_conditions_on_missing_object,
     check_get_conditions_on_object_and_stream,
     check_get_if_match,
@@ -117,6 +118,7 @@ __all__ = [
     "check_delete_many",
     "check_empty_object",
     "check_error_attributes",
+    "check_get_condition_precedence",
     "check_get_conditions_on_missing_object",
     "check_get_conditions_on_object_and_stream",
     "check_get_if_match",

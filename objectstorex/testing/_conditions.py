@@ -14,6 +14,7 @@ from ._context import ConformanceContext
 __all__ = [
     "CHECKS",
     "check_concurrent_cas_increments",
+    "check_get_condition_precedence",
     "check_conditional_delete",
     "check_get_conditions_on_missing_object",
     "check_get_conditions_on_object_and_stream",
@@ -135,6 +136,26 @@ async def check_get_conditions_on_object_and_stream(ctx: ConformanceContext) -> 
     with pytest.raises(E.PreconditionError):
         async with ctx.store.get_stream(p, if_match='"other"') as stream:
             await stream.read_all()
+
+
+async def check_get_condition_precedence(ctx: ConformanceContext) -> None:
+    """RFC 9110 13.2.2 order: if_match beats if_unmodified_since, if_none_match beats if_modified_since."""
+    _need_conditional_get(ctx, "conditions on reads")
+    p = ctx.path("c")
+    etag = (await ctx.store.put(p, b"data")).etag
+    assert etag is not None
+    modified = (await ctx.store.head(p)).last_modified
+    earlier, later = modified - timedelta(hours=1), modified + timedelta(hours=1)
+    assert await ctx.store.get(p, if_match=etag, if_unmodified_since=earlier) == b"data"
+    assert await ctx.store.get(p, if_none_match='"other"', if_modified_since=later) == b"data"
+    with pytest.raises(E.PreconditionError):
+        await ctx.store.get(p, if_match='"other"', if_unmodified_since=later)
+    with pytest.raises(E.NotModifiedError):
+        await ctx.store.get(p, if_none_match=etag, if_modified_since=earlier)
+    # If-Match fails first (412) even when If-None-Match would say 304.
+    with pytest.raises(E.PreconditionError):
+        await ctx.store.get(p, if_match='"other"', if_none_match=etag)
+    assert await ctx.store.get(p, if_match=etag, if_none_match='"other"') == b"data"
 
 
 async def check_get_conditions_on_missing_object(ctx: ConformanceContext) -> None:
@@ -341,6 +362,7 @@ CHECKS = [
     check_get_modified_since,
     check_get_modified_since_after_write,
     check_get_conditions_on_object_and_stream,
+    check_get_condition_precedence,
     check_get_conditions_on_missing_object,
     check_put_create,
     check_put_create_is_atomic,
