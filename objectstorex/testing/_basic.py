@@ -20,6 +20,7 @@ __all__ = [
     "check_empty_object",
     "check_missing_object",
     "check_overwrite_replaces_whole_object",
+    "check_percent_sequences_stay_literal",
     "check_put_get_head_delete",
     "check_unicode_paths_round_trip",
     "check_versions_or_not_supported",
@@ -189,6 +190,35 @@ async def check_unicode_paths_round_trip(ctx: ConformanceContext) -> None:
         await store.head(ctx.path("emoji-😀"))
 
 
+async def check_percent_sequences_stay_literal(ctx: ConformanceContext) -> None:
+    """A path that looks percent-encoded is stored as written, never decoded (as in object_store)."""
+    store = ctx.store
+    hello = ctx.path("%48%45%4C%4C%4F/foo.parquet")  # "HELLO", percent-encoded
+    await store.put(hello, b"\x00\x01")
+    assert [m.location async for m in store.list(ctx.path("%48%45%4C%4C%4F"))] == [hello]
+    assert [m.location async for m in store.list(ctx.path("HELLO"))] == []
+    with pytest.raises(E.NotFoundError):
+        await store.head(ctx.path("HELLO/foo.parquet"))
+    slash = ctx.path("a%2Fb.file")  # an encoded "/" is no delimiter
+    await store.put(slash, b"s")
+    assert (await store.head(slash)).location == slash
+    with pytest.raises(E.NotFoundError):
+        await store.head(ctx.path("a/b.file"))
+    level = await store.list_with_delimiter(ctx.prefix)
+    assert [m.location for m in level.objects] == [slash]
+    assert level.common_prefixes == [ctx.path("%48%45%4C%4C%4F")]
+    bad_escape = ctx.path("%Q.parquet")  # not a valid escape at all
+    await store.put(bad_escape, b"q")
+    assert await store.get(bad_escape) == b"q"
+    plus = ctx.path("a+b c")  # "+" is not a space, a space is not "+"
+    await store.put(plus, b"p")
+    with pytest.raises(E.NotFoundError):
+        await store.head(ctx.path("a b c"))
+    with pytest.raises(E.NotFoundError):
+        await store.head(ctx.path("a+b+c"))
+    assert await ctx.names() == sorted(["%48%45%4C%4C%4F/foo.parquet", "a%2Fb.file", "%Q.parquet", "a+b c"])
+
+
 async def check_delete_is_idempotent(ctx: ConformanceContext) -> None:
     """Deleting a missing object is not an error, before or after it existed."""
     await ctx.store.delete(ctx.path("never-existed"))
@@ -278,6 +308,7 @@ CHECKS = [
     check_overwrite_replaces_whole_object,
     check_bytes_like_data,
     check_unicode_paths_round_trip,
+    check_percent_sequences_stay_literal,
     check_delete_is_idempotent,
     check_delete_many,
     check_versions_or_not_supported,

@@ -11,6 +11,7 @@ __all__ = [
     "CHECKS",
     "check_list_from_root",
     "check_list_many_objects",
+    "check_list_offset_cases",
     "check_list_offset_is_exclusive",
     "check_list_order_and_prefix_segments",
     "check_list_prefix_excludes_object_itself",
@@ -75,6 +76,44 @@ async def check_list_offset_is_exclusive(ctx: ConformanceContext) -> None:
     assert await after(ctx.path("b/1"), ctx.path("b")) == [ctx.path("b/2")]
     assert await after(ctx.path("a"), ctx.path("b")) == [ctx.path("b/1"), ctx.path("b/2")]  # before the prefix
     assert await after(ctx.path("c"), ctx.path("b")) == []  # past the prefix
+
+
+async def check_list_offset_cases(ctx: ConformanceContext) -> None:
+    """Offsets before, inside and after a prefix, with spaces, escapes and emoji (object_store's cases)."""
+    names = [
+        "a a/b.file",
+        "a%2Fa.file",
+        "a/😀.file",
+        "a/a file",
+        "a/a%2F.file",
+        "a/a.file",
+        "a/a/b.file",
+        "a/b.file",
+        "aa/a.file",
+        "ab/a.file",
+    ]
+    await ctx.put_many(names)
+    cases = [
+        (None, "a"),
+        (None, "a/a file"),
+        (None, "a/a/b.file"),
+        (None, "ab/a.file"),
+        (None, "a%2Fa.file"),
+        (None, "a/😀.file"),
+        ("a", ""),
+        ("a", "a"),
+        ("a", "a/😀"),
+        ("a", "a/😀.file"),
+        ("a", "a/b"),
+        ("a", "a/a/b.file"),
+    ]
+    for prefix, offset in cases:
+        lead = "" if prefix is None else prefix + "/"
+        expected = sorted(ctx.path(n) for n in names if n.startswith(lead) and n > offset)
+        full_prefix = ctx.prefix if prefix is None else ctx.path(prefix)
+        full_offset = ctx.path(offset) if offset else ctx.prefix
+        got = await _locations(ctx, full_prefix, full_offset)
+        assert got == expected, (prefix, offset)
 
 
 async def check_list_many_objects(ctx: ConformanceContext) -> None:
@@ -173,6 +212,7 @@ CHECKS = [
     check_list_order_and_prefix_segments,
     check_list_prefix_excludes_object_itself,
     check_list_offset_is_exclusive,
+    check_list_offset_cases,
     check_list_many_objects,
     check_list_with_delimiter,
     check_list_with_delimiter_whole_segments,
