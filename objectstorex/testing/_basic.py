@@ -104,6 +104,13 @@ async def check_missing_object(ctx: ConformanceContext) -> None:
             await stream.read_all()
     with pytest.raises(E.NotFoundError):
         await ctx.store.get(ctx.path("missing/child"))
+    # A "directory" (a prefix of other objects) is not an object.
+    await store.put(ctx.path("dir/file"), b"f")
+    for call in (store.get, store.head, store.get_object):
+        with pytest.raises(E.NotFoundError):
+            await call(ctx.path("dir"))
+    await store.delete(ctx.path("dir"))  # deleting it is a no-op, not a recursive delete
+    assert await ctx.names() == ["dir/file"]
     if ctx.caps.tags:
         with pytest.raises(E.NotFoundError):
             await store.get_tags(p)
