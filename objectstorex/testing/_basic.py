@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from .. import errors as E
-from .._types import ATTRIBUTE_NAMES
+from .._types import ATTRIBUTE_NAMES, GetResult, ListResult, ObjectMeta, PutResult
 from ._context import ConformanceContext
 
 __all__ = [
@@ -53,9 +53,16 @@ async def check_put_get_head_delete(ctx: ConformanceContext) -> None:
     store, p = ctx.store, ctx.path("file.bin")
     data = bytes(range(256)) * 4
     put = await store.put(p, data)
-    assert await store.get(p) == data
+    assert isinstance(put, PutResult)
+    assert isinstance(put.etag, str) or put.etag is None
+    got_bytes = await store.get(p)
+    assert type(got_bytes) is bytes
+    assert got_bytes == data
     head = await store.head(p)
+    assert isinstance(head, ObjectMeta)
     assert head.location == p
+    assert type(head.size) is int
+    assert head.version is None or isinstance(head.version, str)
     assert head.size == len(data)
     assert isinstance(head.last_modified, datetime)
     assert head.last_modified.utcoffset() == timedelta(0), "last_modified must be aware and UTC"
@@ -64,6 +71,8 @@ async def check_put_get_head_delete(ctx: ConformanceContext) -> None:
     assert head.etag == put.etag
     assert head.version == put.version
     got = await store.get_object(p)
+    assert isinstance(got, GetResult)
+    assert type(got.data) is bytes
     assert got.data == data
     assert got.meta.location == p
     assert got.meta.etag == put.etag
@@ -73,6 +82,7 @@ async def check_put_get_head_delete(ctx: ConformanceContext) -> None:
     assert listed[0].etag == put.etag
     assert listed[0].size == len(data)
     level = await store.list_with_delimiter(ctx.prefix)
+    assert isinstance(level, ListResult)
     assert [(m.location, m.etag, m.size) for m in level.objects] == [(p, put.etag, len(data))]
     assert level.common_prefixes == []
     async with store.get_stream(p) as stream:

@@ -189,6 +189,10 @@ async def check_closed_store(ctx: ConformanceContext) -> None:
         lambda: store.list_with_delimiter(ctx.prefix),
         lambda: store.copy(p, ctx.path("d")),
         lambda: store.rename(p, ctx.path("d")),
+        lambda: store.copy_if_not_exists(p, ctx.path("d")),
+        lambda: store.rename_if_not_exists(p, ctx.path("d")),
+        lambda: store.get_tags(p),
+        lambda: store.sign("GET", p, 60),
     ]
     for call in calls:
         with pytest.raises(E.ObjectStoreError) as info:
@@ -199,6 +203,9 @@ async def check_closed_store(ctx: ConformanceContext) -> None:
             await stream.read_all()
     with pytest.raises(E.ObjectStoreError):
         [m async for m in store.list(ctx.prefix)]
+    with pytest.raises(E.ObjectStoreError):
+        async with store:
+            pass
     await store.close()
 
 
