@@ -54,6 +54,15 @@ QUIRK_CHECKS = {
 }
 
 
+def test_every_check_is_exported_and_run() -> None:
+    names = [c.__name__ for c in ost.ALL_CHECKS]
+    assert len(names) == len(set(names))
+    assert sorted(n for n in ost.__all__ if n.startswith("check_")) == sorted(names)
+    assert all(getattr(ost, n) is c for n, c in zip(names, ost.ALL_CHECKS, strict=True))
+    assert all(callable(getattr(ConformanceSuite, "test_" + n.removeprefix("check_"))) for n in names)
+    assert all(c.__doc__ for c in ost.ALL_CHECKS)  # the docstring is the test's description
+
+
 def test_every_quirk_is_used() -> None:
     assert set(QUIRK_CHECKS) == set(ost.QUIRKS)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,9 +17,11 @@ __all__ = [
     "UNICODE_NAMES",
     "check_bytes_like_data",
     "check_capabilities",
+    "check_concurrent_operations",
     "check_delete_is_idempotent",
     "check_delete_many",
     "check_empty_object",
+    "check_large_object",
     "check_missing_object",
     "check_overwrite_replaces_whole_object",
     "check_percent_sequences_stay_literal",
@@ -267,6 +271,41 @@ async def check_delete_many(ctx: ConformanceContext) -> None:
     assert await ctx.names() == ["keep"]
 
 
+async def check_concurrent_operations(ctx: ConformanceContext) -> None:
+    """Many concurrent puts, gets, heads and deletes on one store neither mix up nor lose data."""
+    n = 40
+
+    async def round_trip(i: int) -> None:
+        p = ctx.path(f"c/{i:02d}")
+        data = f"object {i} ".encode() * (i + 1)
+        put = await ctx.store.put(p, data)
+        assert await ctx.store.get(p) == data
+        assert (await ctx.store.head(p)).etag == put.etag
+        if i % 2:
+            await ctx.store.delete(p)
+
+    await asyncio.gather(*(round_trip(i) for i in range(n)))
+    assert await ctx.names() == [f"c/{i:02d}" for i in range(0, n, 2)]
+
+
+async def check_large_object(ctx: ConformanceContext) -> None:
+    """A few MiB written by put come back intact through get, ranges and get_stream."""
+    data = random.Random(7).randbytes(3 * 1024 * 1024 + 17)
+    p = ctx.path("large")
+    put = await ctx.store.put(p, data)
+    head = await ctx.store.head(p)
+    assert (head.size, head.etag) == (len(data), put.etag)
+    assert await ctx.store.get(p) == data
+    middle = (len(data) // 2, len(data) // 2 + 100_000)
+    assert await ctx.store.get(p, range=middle) == data[middle[0] : middle[1]]
+    async with ctx.store.get_stream(p, chunk_size=256 * 1024) as stream:
+        received = bytearray()
+        async for chunk in stream:
+            assert len(chunk) <= 256 * 1024
+            received += chunk
+    assert received == data
+
+
 async def check_versions_or_not_supported(ctx: ConformanceContext) -> None:
     """version= reads an older version, or raises NotSupportedError on stores without versions."""
     p = ctx.path("v")
@@ -328,6 +367,8 @@ CHECKS = [
     check_percent_sequences_stay_literal,
     check_delete_is_idempotent,
     check_delete_many,
+    check_concurrent_operations,
+    check_large_object,
     check_versions_or_not_supported,
     check_capabilities,
 ]
