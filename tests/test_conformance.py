@@ -16,6 +16,7 @@ import pytest
 import objectstorex as osx
 from objectstorex import Store
 from objectstorex import testing as ost
+from objectstorex._ranges import ByteRange
 from objectstorex._store import GetOptions, PutOptions
 from objectstorex.preconditions import GetConditions
 from objectstorex.testing import ConformanceSuite
@@ -115,6 +116,20 @@ class _VisibleWhileStreaming(osx.MemoryStore):
         return await super()._put(path, data, opts)
 
 
+class _UnpinnedStream(osx.MemoryStore):
+    async def _open_stream(
+        self, path: str, opts: GetOptions, chunk_size: int
+    ) -> tuple[osx.ObjectMeta, AsyncIterator[bytes]]:
+        meta = await self._head(path, None)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            # One ranged read per chunk of whatever is current: the bug of an unpinned reader.
+            for start in range(0, meta.size, chunk_size):
+                yield (await self._get(path, GetOptions(GetConditions(), ByteRange(start, start + chunk_size)))).data
+
+        return meta, chunks()
+
+
 class _LosesCas(osx.MemoryStore):
     async def _put(self, path: str, data: bytes, opts: PutOptions) -> osx.PutResult:
         if isinstance(opts.mode, osx.UpdateVersion):
@@ -136,6 +151,7 @@ class _LosesCas(osx.MemoryStore):
         (_UnclampedRanges, ost.check_ranges),
         (_VisibleWhileStreaming, ost.check_put_stream_invisible_until_complete),
         (_LosesCas, ost.check_concurrent_cas_increments),
+        (_UnpinnedStream, ost.check_get_stream_never_mixes_versions),
     ],
     ids=lambda v: getattr(v, "__name__", str(v)),
 )

@@ -89,6 +89,7 @@ from ._ranges import (
 from ._streams import (
     check_get_stream,
     check_get_stream_closes,
+    check_get_stream_never_mixes_versions,
     check_put_stream_aborted_on_error,
     check_put_stream_bad_input,
     check_put_stream_cancelled,
@@ -133,6 +134,7 @@ __all__ = [
     "check_get_ranges",
     "check_get_stream",
     "check_get_stream_closes",
+    "check_get_stream_never_mixes_versions",
     "check_invalid_paths_before_io",
     "check_invalid_ranges",
     "check_large_object",

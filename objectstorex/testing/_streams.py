@@ -16,6 +16,7 @@ __all__ = [
     "CHECKS",
     "check_get_stream",
     "check_get_stream_closes",
+    "check_get_stream_never_mixes_versions",
     "check_put_stream_aborted_on_error",
     "check_put_stream_bad_input",
     "check_put_stream_cancelled",
@@ -322,6 +323,25 @@ async def check_get_stream_closes(ctx: ConformanceContext) -> None:
     assert await ctx.store.get(p) == b"z" * 50_000
 
 
+async def check_get_stream_never_mixes_versions(ctx: ConformanceContext) -> None:
+    """An overwrite during a stream yields the old object whole, or an error, never a mixture."""
+    p = ctx.path("pinned")
+    old, new = _random_bytes(1024 * 1024, 8), _random_bytes(1024 * 1024, 9)
+    await ctx.store.put(p, old)
+    received = bytearray()
+    try:
+        async with ctx.store.get_stream(p, chunk_size=64 * 1024) as stream:
+            async for chunk in stream:
+                if not received:
+                    await ctx.store.put(p, new)
+                received += chunk
+    except E.ObjectStoreError:
+        pass  # raising is allowed: the object changed under the reader
+    else:
+        assert received == old, "the stream mixed two versions of the object"
+    assert await ctx.store.get(p) == new
+
+
 CHECKS = [
     check_put_stream_round_trip,
     check_put_stream_multipart,
@@ -334,4 +354,5 @@ CHECKS = [
     check_put_stream_large_modes,
     check_get_stream,
     check_get_stream_closes,
+    check_get_stream_never_mixes_versions,
 ]
