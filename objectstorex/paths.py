@@ -61,18 +61,16 @@ def validate_path(path: object, *, provider: str | None = None) -> str:
 
 
 def validate_prefix(prefix: object, *, provider: str | None = None) -> str:
-    """Return the normalised listing prefix (``""`` for the root).
+    """Return the listing prefix (``""`` for the root).
 
-    ``None`` and ``""`` mean the root; one trailing ``/`` is accepted and dropped (as
-    object_store's ``Path::parse`` does); otherwise a prefix follows the path rules.
+    ``None`` and ``""`` mean the root; any other prefix is validated exactly like a path
+    (API.md), so ``"a/b/"`` is refused: pass ``"a/b"``, as ``common_prefixes`` are.
 
     Raises:
         InvalidPathError: the prefix breaks a path rule.
     """
     if prefix is None or prefix == "":
         return ""
-    if isinstance(prefix, str) and prefix.endswith("/") and not prefix.endswith("//"):
-        prefix = prefix[:-1]
     return validate_path(prefix, provider=provider)
 
 

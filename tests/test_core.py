@@ -68,7 +68,8 @@ def test_prefix_normalisation() -> None:
     assert validate_prefix(None) == ""
     assert validate_prefix("") == ""
     assert validate_prefix("a/b") == "a/b"
-    assert validate_prefix("a/b/") == "a/b"
+    with pytest.raises(osx.InvalidPathError, match="ends with"):
+        validate_prefix("a/b/")
     with pytest.raises(osx.InvalidPathError):
         validate_prefix("a//")
     with pytest.raises(osx.InvalidPathError):
