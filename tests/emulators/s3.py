@@ -1,0 +1,100 @@
+"""moto server for the S3 adapter: one per test session, a versioned bucket, a prefix per test."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+import objectstorex as osx
+from tests.emulators._servers import free_port, missing, serve
+
+BUCKET = "osx-test"
+KEYS = {"access_key_id": "testing-key-id", "secret_access_key": "testing-secret-key"}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    binary = Path(sys.executable).with_name("moto_server")
+    if not binary.exists():
+        found = shutil.which("moto_server")
+        if found is None:
+            missing("moto_server (pip install 'moto[server]')")
+        binary = Path(str(found))
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    with serve([str(binary), "-H", "127.0.0.1", "-p", str(port)], f"{endpoint}/moto-api/"):
+        asyncio.run(create_bucket(endpoint, BUCKET))
+        yield endpoint
+
+
+async def create_bucket(endpoint: str, bucket: str, *, versioned: bool = False) -> None:
+    """A fresh bucket per test keeps moto fast. The conformance store's bucket is unversioned:
+    moto keeps listing a "directory" whose objects are all deleted when the bucket is versioned
+    (delete markers count); versions are tested in tests/test_s3.py on a versioned bucket."""
+    from aiobotocore.session import get_session
+
+    async with get_session().create_client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id=KEYS["access_key_id"],
+        aws_secret_access_key=KEYS["secret_access_key"],
+    ) as client:
+        await client.create_bucket(Bucket=bucket)
+        if versioned:
+            await client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def make_store(endpoint: str, bucket: str = BUCKET, **options: object) -> osx.BaseStore:
+    return osx.new("s3", bucket=bucket, region="us-east-1", endpoint=endpoint, **KEYS, **options)
+
+
+@pytest.fixture
+async def s3_store(moto_endpoint: str) -> AsyncIterator[osx.BaseStore]:
+    bucket = f"t-{uuid.uuid4().hex[:16]}"
+    await create_bucket(moto_endpoint, bucket)
+    async with make_store(moto_endpoint, bucket, prefix="under/a prefix") as store:
+        yield store
+
+
+async def _probe(endpoint: str) -> frozenset[str]:
+    """Send requests moto must reject, and record which ones it silently accepts."""
+    from aiobotocore.session import get_session
+
+    quirks = set()
+    async with get_session().create_client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id=KEYS["access_key_id"],
+        aws_secret_access_key=KEYS["secret_access_key"],
+    ) as client:
+        key = f"probe/{uuid.uuid4().hex}"
+        await client.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+        upload = await client.create_multipart_upload(Bucket=BUCKET, Key=key)
+        part = await client.upload_part(
+            Bucket=BUCKET, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"y" * (5 * 1024 * 1024)
+        )
+        try:
+            await client.complete_multipart_upload(
+                Bucket=BUCKET,
+                Key=key,
+                UploadId=upload["UploadId"],
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+                IfMatch='"not-the-etag"',
+            )
+            quirks.add("update_multipart")  # a stale If-Match on completion was accepted
+        except Exception:
+            await client.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"])
+    return frozenset(quirks)
+
+
+@pytest.fixture(scope="session")
+def s3_quirks(moto_endpoint: str) -> frozenset[str]:
+    return asyncio.run(_probe(moto_endpoint))
