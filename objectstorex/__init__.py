@@ -11,7 +11,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._config import RetryConfig, Timeouts
 from ._factory import from_url, new
@@ -67,6 +67,7 @@ __all__ = [
     "PutMode",
     "PutResult",
     "RetryConfig",
+    "S3Store",
     "Store",
     "Timeouts",
     "TransportError",
@@ -79,6 +80,9 @@ __all__ = [
 
 # Cloud stores import their SDK on first access, so `import objectstorex` needs none. They join
 # __all__ as their adapters land (each has its own issue); until then the name is absent.
+if TYPE_CHECKING:
+    from .backends.s3 import S3Store
+
 _LAZY = {"S3Store": "s3", "AzureStore": "azure", "GCSStore": "gcs"}
 
 

@@ -1,0 +1,206 @@
+"""What only the S3 adapter promises, against moto server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+import objectstorex as osx
+from objectstorex.backends import s3 as s3_backend
+from tests.emulators.s3 import KEYS, create_bucket, make_store
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+async def bucket(moto_endpoint: str) -> str:
+    name = f"s3t-{uuid.uuid4().hex[:16]}"
+    await create_bucket(moto_endpoint, name, versioned=True)
+    return name
+
+
+@pytest.fixture
+async def store(moto_endpoint: str, bucket: str) -> AsyncIterator[osx.BaseStore]:
+    async with make_store(moto_endpoint, bucket) as s:
+        yield s
+
+
+async def open_uploads(store: osx.BaseStore) -> list[Any]:
+    client = store._client  # type: ignore[attr-defined]
+    resp = await client.list_multipart_uploads(Bucket=store._bucket)  # type: ignore[attr-defined]
+    return list(resp.get("Uploads", []))
+
+
+async def test_versions_round_trip_and_version_cas(store: osx.BaseStore) -> None:
+    first = await store.put("v", b"one")
+    second = await store.put("v", b"two")
+    assert first.version is not None
+    assert second.version is not None
+    assert first.version != second.version
+    assert await store.get("v", version=first.version) == b"one"
+    assert (await store.head("v", version=first.version)).size == 3
+    assert (await store.head("v")).version == second.version
+    await store.put("v", b"three", mode=osx.UpdateVersion(version=second.version))
+    with pytest.raises(osx.PreconditionError):
+        await store.put("v", b"four", mode=osx.UpdateVersion(version=second.version))
+    with pytest.raises(osx.PreconditionError):
+        await store.delete("v", if_match=osx.UpdateVersion(version=first.version))
+    assert await store.get("v") == b"three"
+
+
+async def test_multipart_parts_concurrent_and_in_order(store: osx.BaseStore) -> None:
+    blocks = [bytes([i]) * MIB for i in range(12)]
+    await store.put_stream("mp", blocks, part_size=5 * MIB, max_concurrency=3)
+    data = await store.get("mp")
+    assert data == b"".join(blocks)
+    assert await open_uploads(store) == []
+
+
+async def test_part_size_below_minimum_is_raised_not_refused(store: osx.BaseStore) -> None:
+    # S3 refuses parts under 5 MiB (EntityTooSmall): the adapter sizes parts to the minimum.
+    await store.put_stream("small-parts", [b"x" * MIB] * 7, part_size=1024)
+    assert (await store.head("small-parts")).size == 7 * MIB
+
+
+async def test_multipart_aborted_on_error(store: osx.BaseStore) -> None:
+    async def failing() -> AsyncIterator[bytes]:
+        for _ in range(6):
+            yield b"z" * MIB
+        raise RuntimeError("source broke")
+
+    with pytest.raises(RuntimeError, match="source broke"):
+        await store.put_stream("broken", failing(), part_size=5 * MIB)
+    assert await open_uploads(store) == []
+    with pytest.raises(osx.NotFoundError):
+        await store.head("broken")
+
+
+async def test_multipart_aborted_on_cancellation(store: osx.BaseStore) -> None:
+    started = asyncio.Event()
+
+    async def stalled() -> AsyncIterator[bytes]:
+        for _ in range(6):
+            yield b"z" * MIB
+        started.set()
+        await asyncio.sleep(3600)
+        yield b""
+
+    task = asyncio.create_task(store.put_stream("cancelled", stalled(), part_size=5 * MIB))
+    await asyncio.wait_for(started.wait(), 30)
+    await asyncio.sleep(0.5)  # let the first part upload start
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await open_uploads(store) == []
+
+
+async def test_copy_if_not_exists_uses_conditional_multipart(store: osx.BaseStore, moto_endpoint: str) -> None:
+    await store.put("src", b"payload", content_type="text/plain", tags={"k": "v"})
+    await store.put("dst", b"existing")
+    # moto ignores If-None-Match on CopyObject, which is why the adapter does not rely on it:
+    client = store._client  # type: ignore[attr-defined]
+    await client.copy_object(
+        Bucket=store._bucket,  # type: ignore[attr-defined]
+        Key="dst",
+        CopySource={"Bucket": store._bucket, "Key": "src"},  # type: ignore[attr-defined]
+        IfNoneMatch="*",
+    )
+    assert await store.get("dst") == b"payload"  # overwritten despite the condition
+    await store.put("dst", b"existing")
+    with pytest.raises(osx.AlreadyExistsError):
+        await store.copy_if_not_exists("src", "dst")
+    assert await store.get("dst") == b"existing"
+    assert await open_uploads(store) == []
+    await store.copy_if_not_exists("src", "fresh")
+    copied = await store.get_object("fresh")
+    assert copied.data == b"payload"
+    assert copied.attributes.content_type == "text/plain"
+    assert await store.get_tags("fresh") == {"k": "v"}
+    await store.put("empty", b"")
+    await store.copy_if_not_exists("empty", "empty-copy")
+    assert await store.get("empty-copy") == b""
+
+
+async def test_delete_many_batches(store: osx.BaseStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s3_backend, "_DELETE_BATCH", 3)
+    names = [f"k{i}" for i in range(8)]
+    for n in names:
+        await store.put(n, b"x")
+    await store.delete_many([*names, "missing"])
+    assert [m async for m in store.list()] == []
+
+
+async def test_credentials_never_shown(moto_endpoint: str, bucket: str) -> None:
+    secret = "SUPER-SECRET-VALUE-1234567890"
+    store = osx.new(
+        "s3",
+        bucket=bucket,
+        endpoint=moto_endpoint,
+        access_key_id="AKIDEXAMPLE",
+        secret_access_key=secret,
+        session_token="TOKEN-SECRET-42",
+    )
+    assert secret not in repr(store)
+    assert "TOKEN-SECRET-42" not in repr(store)
+    async with store:
+        with pytest.raises(osx.NotFoundError) as err:
+            await store.get("missing")
+        assert secret not in str(err.value)
+        assert "TOKEN-SECRET-42" not in str(err.value)
+    with pytest.raises(osx.InvalidConfigError) as bad:
+        osx.new("s3", bucket=bucket, access_key_id="AKIDEXAMPLE")
+    assert "secret_access_key" in str(bad.value)
+
+
+async def test_bad_endpoint_is_transport_error_after_bounded_retries() -> None:
+    dead = f"http://127.0.0.1:{_unused_port()}"
+    store = osx.new(
+        "s3",
+        bucket="b",
+        endpoint=dead,
+        **KEYS,
+        retry=osx.RetryConfig(max_retries=2, initial_backoff=0.01, max_backoff=0.02),
+        timeouts=osx.Timeouts(connect=1, read=1),
+    )
+    started = time.monotonic()
+    async with store:
+        with pytest.raises(osx.TransportError) as err:
+            await store.get("k")
+    assert err.value.provider == "s3"
+    assert time.monotonic() - started < 20
+
+
+async def test_presigned_urls_work_with_plain_http(store: osx.BaseStore) -> None:
+    await store.put("signed.txt", b"signed content")
+    get_url = await store.sign("GET", "signed.txt", 300)
+    assert "X-Amz-Signature=" in get_url
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in get_url
+    put_url = await store.sign("PUT", "uploaded.txt", 300)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(get_url) as resp:
+            assert resp.status == 200
+            assert await resp.read() == b"signed content"
+        async with http.put(put_url, data=b"via presigned PUT") as resp:
+            assert resp.status == 200
+    assert await store.get("uploaded.txt") == b"via presigned PUT"
+
+
+async def test_from_url_prefix_makes_locations_relative(moto_endpoint: str, bucket: str) -> None:
+    async with osx.from_url(f"s3://{bucket}/base/dir", endpoint=moto_endpoint, region="us-east-1", **KEYS) as store:
+        await store.put("a/b", b"1")
+        assert [m.location async for m in store.list()] == ["a/b"]
+        assert (await store.list_with_delimiter()).common_prefixes == ["a"]
+    async with make_store(moto_endpoint, bucket) as root:
+        assert [m.location async for m in root.list()] == ["base/dir/a/b"]
+
+
+def _unused_port() -> int:
+    from tests.emulators._servers import free_port
+
+    return free_port()
