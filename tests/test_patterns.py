@@ -193,8 +193,12 @@ async def test_counter_gives_up_after_bounded_attempts(store: osx.Store, key: st
     counter = OptimisticCounter(store, key, max_attempts=3, initial_backoff=0.001)
     await counter.initialize(0)
 
+    meddles = 0
+
     async def meddle(v: int) -> int:
-        await store.put(key, b"999")  # someone else always writes in between
+        nonlocal meddles
+        meddles += 1  # someone else always writes a new value in between (S3 ETags are content
+        await store.put(key, str(1000 + meddles).encode())  # hashes: equal content, equal ETag)
         return v + 1
 
     with pytest.raises(ConflictRetriesExhaustedError):
