@@ -303,7 +303,7 @@ async def check_large_object(ctx: ConformanceContext) -> None:
         async for chunk in stream:
             assert len(chunk) <= 256 * 1024
             received += chunk
-    assert received == data
+    assert bytes(received) == data
 
 
 async def check_versions_or_not_supported(ctx: ConformanceContext) -> None:
