@@ -1,10 +1,10 @@
 """OptimisticCounter: an integer in one object, updated by compare-and-swap with retries.
 
 Each update reads the value and its ETag/version, computes the new value and writes it with
-``UpdateVersion`` (or ``mode="create"`` when the counter is missing). A lost race raises
-``PreconditionError``/``AlreadyExistsError`` inside, and the update is retried after an
-exponential backoff with full jitter, up to ``max_attempts``. N concurrent incrementers -- tasks
-or separate processes -- never lose an update.
+``UpdateVersion`` (or ``mode="create"`` when the counter is missing). A lost race
+(``PreconditionError`` / ``AlreadyExistsError``) is retried after an exponential backoff with full
+jitter, up to ``max_attempts`` attempts. N concurrent incrementers -- tasks or separate processes
+-- never lose an update, because only a write based on the current state can succeed.
 """
 
 from __future__ import annotations
@@ -12,15 +12,22 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import random
 from collections.abc import Awaitable, Callable
 
 from .._store import Store
-from .._types import GetResult
-from ..errors import AlreadyExistsError, NotFoundError, ObjectStoreError, PreconditionError
+from .._types import ObjectMeta, PutResult
+from ..errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    ObjectStoreError,
+    PreconditionError,
+)
+from ..paths import validate_path
 from ..preconditions import PutMode, UpdateVersion
+from ._util import check_int, check_number, full_jitter
 
-__all__ = ["BelowMinimumError", "ConflictRetriesExhaustedError", "OptimisticCounter"]
+__all__ = ["BelowMinimumError", "ConflictRetriesExhaustedError", "OptimisticCounter", "UpdateFn"]
 
 
 class BelowMinimumError(ObjectStoreError):
@@ -43,26 +50,57 @@ class BelowMinimumError(ObjectStoreError):
 
 
 class ConflictRetriesExhaustedError(PreconditionError):
-    """Every attempt of an update lost its compare-and-swap race."""
+    """Every attempt of an update lost its compare-and-swap race to other writers.
+
+    Attributes:
+        attempts: how many attempts were made.
+    """
+
+    def __init__(self, key: str, attempts: int) -> None:
+        super().__init__(
+            f"counter {key!r}: all {attempts} compare-and-swap attempts lost a race to other writers "
+            "(raise max_attempts, or shard a hot counter over several keys)",
+            path=key,
+        )
+        self.attempts = attempts
 
 
+#: An update function: the current value in, the new value out (a plain or ``async`` function).
 UpdateFn = Callable[[int], int] | Callable[[int], Awaitable[int]]
 
 
+def _decode(key: str, data: bytes) -> int:
+    try:
+        value = json.loads(data)
+    except ValueError as e:
+        raise ObjectStoreError(f"counter {key!r} does not hold JSON ({e})", path=key) from e
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ObjectStoreError(f"counter {key!r} does not hold a JSON integer", path=key)
+    return value
+
+
+def _encode(value: int) -> bytes:
+    return json.dumps(value).encode()
+
+
 class OptimisticCounter:
-    """An integer counter stored as JSON at exactly ``key``.
+    """An integer counter stored as JSON (e.g. ``42``) at exactly ``key``.
 
     Example::
 
         views = OptimisticCounter(store, "stats/page-views")
-        await views.increment()
+        await views.increment()  # -> the new value; a missing counter counts as 0
 
     Args:
-        store: the store.
+        store: the store (needs create-only and CAS writes).
         key: the counter's object path.
         max_attempts: CAS attempts per update before ``ConflictRetriesExhaustedError``.
         initial_backoff: cap of the first retry delay in seconds (doubles per retry).
         max_backoff: cap of any retry delay in seconds.
+
+    Raises:
+        InvalidPathError: ``key`` is not a valid path.
+        InvalidArgumentError: a retry setting is out of range.
     """
 
     def __init__(
@@ -74,30 +112,41 @@ class OptimisticCounter:
         initial_backoff: float = 0.005,
         max_backoff: float = 0.5,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        self.key = validate_path(key)
+        self.max_attempts = check_int("max_attempts", max_attempts, minimum=1, path=self.key)
+        self.initial_backoff = check_number("initial_backoff", initial_backoff, path=self.key)
+        self.max_backoff = check_number("max_backoff", max_backoff, path=self.key)
         self.store = store
-        self.key = key
-        self.max_attempts = max_attempts
-        self.initial_backoff = initial_backoff
-        self.max_backoff = max_backoff
+        # The last state this instance read or wrote: the next update tries CAS on it first and
+        # so saves a read when nobody else wrote in between (a stale guess just loses the CAS).
+        self._last: tuple[int, UpdateVersion] | None = None
 
-    @staticmethod
-    def _decode(res: GetResult) -> int:
-        value = json.loads(res.data)
-        if isinstance(value, dict):
-            value = value.get("value")
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ObjectStoreError(f"counter {res.meta.location!r} does not hold an integer", path=res.meta.location)
-        return value
+    def __repr__(self) -> str:
+        return f"OptimisticCounter(key={self.key!r})"
+
+    def _remember(self, value: int, state: ObjectMeta | PutResult) -> None:
+        if state.etag is None and state.version is None:
+            self._last = None
+        else:
+            self._last = (value, UpdateVersion.of(state))
 
     async def initialize(self, value: int = 0, *, overwrite: bool = False) -> int:
         """Create the counter with ``value``.
 
+        Args:
+            value: the initial value.
+            overwrite: reset an existing counter instead of failing.
+
+        Returns:
+            ``value``.
+
         Raises:
             AlreadyExistsError: the counter exists and ``overwrite`` is false.
+            InvalidArgumentError: ``value`` is not an int.
         """
-        await self.store.put(self.key, json.dumps(value).encode(), mode="overwrite" if overwrite else "create")
+        check_int("value", value, path=self.key)
+        result = await self.store.put(self.key, _encode(value), mode="overwrite" if overwrite else "create")
+        self._remember(value, result)
         return value
 
     async def value(self) -> int:
@@ -105,19 +154,36 @@ class OptimisticCounter:
 
         Raises:
             NotFoundError: the counter does not exist.
+            ObjectStoreError: the object at ``key`` is not a JSON integer.
         """
-        return self._decode(await self.store.get_object(self.key))
+        res = await self.store.get_object(self.key)
+        value = _decode(self.key, res.data)
+        self._remember(value, res.meta)
+        return value
 
     async def increment(self, by: int = 1) -> int:
-        """Add ``by`` and return the new value (a missing counter counts as 0)."""
+        """Add ``by`` and return the new value (a missing counter counts as 0).
+
+        Raises:
+            ConflictRetriesExhaustedError: every attempt lost its race.
+        """
+        check_int("by", by, path=self.key)
         return await self.update(lambda v: v + by)
 
     async def decrement(self, by: int = 1, *, min_value: int | None = None) -> int:
-        """Subtract ``by`` and return the new value.
+        """Subtract ``by`` and return the new value (a missing counter counts as 0).
+
+        Args:
+            by: the amount to subtract.
+            min_value: the floor the result may not go below.
 
         Raises:
-            BelowMinimumError: the result would be below ``min_value`` (nothing written).
+            BelowMinimumError: the result would be below ``min_value``; nothing was written.
+            ConflictRetriesExhaustedError: every attempt lost its race.
         """
+        check_int("by", by, path=self.key)
+        if min_value is not None:
+            check_int("min_value", min_value, path=self.key)
 
         def step(v: int) -> int:
             new = v - by
@@ -127,34 +193,62 @@ class OptimisticCounter:
 
         return await self.update(step)
 
+    async def _read(self) -> tuple[int, PutMode]:
+        try:
+            res = await self.store.get_object(self.key)
+        except NotFoundError:
+            return 0, "create"
+        return _decode(self.key, res.data), UpdateVersion.of(res.meta)
+
     async def update(self, fn: UpdateFn) -> int:
-        """Apply ``fn`` (sync or async) to the value by CAS, retrying lost races.
+        """Replace the value with ``fn(value)`` by CAS, retrying lost races.
+
+        ``fn`` may be called several times (once per attempt), so it should have no side
+        effects; an exception it raises aborts the update with nothing written.
+
+        Args:
+            fn: the new value from the current one (a plain or ``async`` function).
 
         Returns:
             The value written.
 
         Raises:
             ConflictRetriesExhaustedError: every attempt lost its race.
+            InvalidArgumentError: ``fn`` returned something other than an int.
         """
-        for attempt in range(self.max_attempts):
+        if not callable(fn):
+            raise InvalidArgumentError("fn must be callable", path=self.key)
+        guess, self._last = self._last, None
+        attempt = 0  # attempts on a fresh read; a try on the remembered state is extra
+        while attempt < self.max_attempts:
             mode: PutMode
+            if guess is not None:
+                current, mode = guess
+            else:
+                current, mode = await self._read()
             try:
-                res = await self.store.get_object(self.key)
-                current, mode = self._decode(res), UpdateVersion.of(res.meta)
-            except NotFoundError:
-                current, mode = 0, "create"
-            new = fn(current)
-            if inspect.isawaitable(new):
-                new = await new
-            if isinstance(new, bool) or not isinstance(new, int):
-                raise TypeError(f"the update function must return an int, not {type(new).__name__}")
-            try:
-                await self.store.put(self.key, json.dumps(new).encode(), mode=mode)
-            except (PreconditionError, AlreadyExistsError):
-                delay = min(self.max_backoff, self.initial_backoff * (2**attempt))
-                await asyncio.sleep(random.uniform(0, delay))
+                new = fn(current)
+                if inspect.isawaitable(new):
+                    new = await new
+            except Exception:
+                if guess is None:
+                    raise
+                guess = None  # judged a possibly stale value (e.g. a min_value): judge a fresh one
                 continue
+            if isinstance(new, bool) or not isinstance(new, int):
+                raise InvalidArgumentError(
+                    f"the update function must return an int, not {type(new).__name__}", path=self.key
+                )
+            try:
+                result = await self.store.put(self.key, _encode(new), mode=mode)
+            except (PreconditionError, AlreadyExistsError):
+                if guess is not None:
+                    guess = None  # the remembered state was stale: re-read at once, no backoff
+                    continue
+                attempt += 1
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(full_jitter(attempt - 1, self.initial_backoff, self.max_backoff))
+                continue
+            self._remember(new, result)
             return new
-        raise ConflictRetriesExhaustedError(
-            f"counter {self.key!r}: all {self.max_attempts} compare-and-swap attempts lost a race", path=self.key
-        )
+        raise ConflictRetriesExhaustedError(self.key, self.max_attempts)
