@@ -67,6 +67,8 @@ _ATTR_PARAMS = {
     "content_language": "ContentLanguage",
     "cache_control": "CacheControl",
 }
+# Served by the lean aiohttp path (``_s3_http``); everything else goes through aiobotocore.
+_LEAN_METHODS = frozenset({"get_object", "head_object"})
 _SIGN_METHODS = {"GET": "get_object", "PUT": "put_object", "HEAD": "head_object", "DELETE": "delete_object"}
 
 
@@ -142,6 +144,7 @@ class S3Store(BaseStore):
         self.__credentials = (access_key_id, secret_access_key, session_token)
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
+        self._reader: Any = None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -195,6 +198,37 @@ class S3Store(BaseStore):
             await stack.aclose()
             raise InvalidConfigError(f"cannot create the S3 client: {type(e).__name__}", provider="s3") from e
         self._stack = stack
+        await self._open_read_path(session)
+
+    async def _open_read_path(self, session: Any) -> None:
+        """Reads (GetObject, HeadObject) skip botocore: one aiohttp session, our SigV4 signer."""
+        import aiohttp
+
+        from ._s3_http import S3ReadClient
+
+        key, secret, token = self.__credentials
+        # Explicit keys, else the same chain aiobotocore resolves (env, profile, metadata, roles).
+        credentials = None if key is not None else await session.get_credentials()
+
+        async def frozen() -> tuple[str, str, str | None] | None:
+            if key is not None and secret is not None:
+                return (key, secret, token)
+            if credentials is None:
+                return None  # anonymous: unsigned requests, as botocore would send
+            c = await credentials.get_frozen_credentials()  # refreshes when near expiry
+            return (c.access_key, c.secret_key, c.token)
+
+        t = self._timeouts
+        http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=64),
+            timeout=aiohttp.ClientTimeout(total=t.total, connect=t.connect, sock_read=t.read),
+            auto_decompress=False,  # bytes are returned exactly as stored
+        )
+        assert self._stack is not None
+        self._stack.push_async_callback(http.close)
+        self._reader = S3ReadClient(
+            http, endpoint=self._endpoint, bucket=self._bucket, region=self._region, credentials=frozen
+        )
 
     async def _close(self) -> None:
         if self._stack is not None:
@@ -212,12 +246,24 @@ class S3Store(BaseStore):
     @contextlib.contextmanager
     def _map_errors(self, path: str | None, operation: str, mode: PutMode | None = None) -> Iterator[None]:
         """Translate botocore/aiohttp failures onto the objectstorex tree (the one place)."""
+        import aiohttp
         from botocore import exceptions as bx
+
+        from ._s3_http import S3HttpError
 
         try:
             yield
         except ObjectStoreError:
             raise
+        except S3HttpError as e:
+            raise self._from_status(path, operation, mode, e.status, e.code) from e
+        except aiohttp.ClientError as e:
+            raise TransportError(
+                f"{operation}: network failure talking to S3 ({type(e).__name__})",
+                path=path,
+                provider="s3",
+                retryable=True,
+            ) from e
         except bx.ClientError as e:
             meta = e.response.get("ResponseMetadata", {})
             status = meta.get("HTTPStatusCode")
@@ -281,8 +327,9 @@ class S3Store(BaseStore):
         """One API call with the store's retry policy and error mapping."""
 
         async def attempt() -> Any:
+            target = self._reader if method in _LEAN_METHODS else self._client
             with self._map_errors(path, operation, mode):
-                return await getattr(self._client, method)(Bucket=self._bucket, **params)
+                return await getattr(target, method)(Bucket=self._bucket, **params)
 
         try:
             return await retry_call(attempt, self._retry)
