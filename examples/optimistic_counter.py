@@ -1,6 +1,7 @@
 """Concurrent increments of an optimistic counter: the final count is exact.
 
-Run: ``python examples/optimistic_counter.py [STORE_URL]``.
+Run: ``python examples/optimistic_counter.py [STORE_URL [option=value ...]]``; exits non-zero
+on a wrong result.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The quick start: basic operations, CAS, create-only, conditional GET, attributes, streaming,
 bulk operations and atomic copy -- on the memory store, then on a local store in a temp dir.
 
-Run: ``python examples/quickstart.py [STORE_URL]``.
+Run: ``python examples/quickstart.py [STORE_URL [option=value ...]]``; exits non-zero on a
+wrong result.
 """
 
 from __future__ import annotations
@@ -14,13 +15,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import check
+from _common import check, store_from_argv
 
 import objectstorex as osx
 
+PATHS = [
+    "test.txt",
+    "counter.json",
+    "locks/resource-123",
+    "report.pdf",
+    "large-file.bin",
+    "file1.txt",
+    "file2.txt",
+    "backup.txt",
+]
+
 
 async def tour(store: osx.BaseStore) -> None:
+    """Every basic call once, checking each result."""
     print(f"--- {store!r}")
+    await store.delete_many(PATHS)  # a persistent store may hold a previous run's objects
     # Store some data, read it back, look at its metadata, delete it.
     await store.put("test.txt", b"Hello, World!")
     data = await store.get("test.txt")
@@ -87,7 +101,9 @@ async def tour(store: osx.BaseStore) -> None:
     await store.put("file1.txt", b"1")
     await store.put("file2.txt", b"2")
     await store.delete_many(["file1.txt", "file2.txt", "file3.txt"])
-    print("listing:", [m.location async for m in store.list()])
+    top = await store.list_with_delimiter()
+    print("top level:", [m.location for m in top.objects][:10], "directories:", top.common_prefixes[:10])
+    check("file1.txt" not in [m.location for m in top.objects], "delete_many")
 
     # Atomic copy unless the destination exists.
     await store.copy_if_not_exists("test.txt", "backup.txt")
@@ -97,19 +113,23 @@ async def tour(store: osx.BaseStore) -> None:
     except osx.AlreadyExistsError:
         print("copy_if_not_exists onto an existing key: AlreadyExistsError")
     await store.delete("test.txt")
-    check(not [m async for m in store.list() if m.location == "test.txt"], "delete")
+    try:
+        await store.head("test.txt")
+        check(False, "a deleted object must be gone")
+    except osx.NotFoundError:
+        print("deleted: head raises NotFoundError")
 
 
 async def main() -> None:
     if len(sys.argv) > 1:
-        async with osx.from_url(sys.argv[1]) as store:
+        async with store_from_argv() as store:
             await tour(store)
-        return
-    async with osx.new("memory") as store:
-        await tour(store)
-    with tempfile.TemporaryDirectory() as tmp:
-        async with osx.new("local", path=tmp) as store:
+    else:
+        async with osx.new("memory") as store:
             await tour(store)
+        with tempfile.TemporaryDirectory() as tmp:
+            async with osx.new("local", path=tmp) as store:
+                await tour(store)
     print("quickstart: all good")
 
 
