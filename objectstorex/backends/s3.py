@@ -310,7 +310,7 @@ class S3Store(BaseStore):
             if code == "NoSuchBucket":
                 return NotFoundError(f"{where}: bucket {self._bucket!r} does not exist", **kw)
             return NotFoundError(f"{where}: not found", **kw)
-        if status in (401,) or code in ("InvalidAccessKeyId", "ExpiredToken", "InvalidToken"):
+        if status in (401,) or code in ("InvalidAccessKeyId", "ExpiredToken", "InvalidToken", "SignatureDoesNotMatch"):
             return UnauthenticatedError(f"{where}: credentials refused ({code})", **kw)
         if status == 403:
             return PermissionDeniedError(f"{where}: access denied ({code})", **kw)
