@@ -1,179 +1,367 @@
-"""The S3 read path (GetObject, HeadObject) over one aiohttp session with the minimal signer.
+"""The S3 data plane: signed requests over one shared aiohttp session, and S3's XML.
 
-botocore's per-call machinery (parameter validation, event hooks, signing with AWSRequest) costs
-milliseconds of client CPU per request; reads are the hot path, so they go straight over aiohttp
-and answer in the same dict shape botocore does, letting ``S3Store`` treat both alike. Writes,
-listings and control calls stay on aiobotocore.
+botocore's per-call machinery (parameter validation, event hooks, ``AWSRequest`` signing) costs
+milliseconds of client CPU per request; every hot request (GetObject, HeadObject, PutObject,
+DeleteObject(s), ListObjectsV2, multipart parts, CopyObject) goes straight over aiohttp and is
+signed by :mod:`._sigv4`. This module knows HTTP and XML only: what an answer *means* is decided
+by ``S3Store._map_errors``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import unquote_plus, urlsplit
 from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 import aiohttp
+from multidict import CIMultiDictProxy
 from yarl import URL
 
-from ..preconditions import http_date
 from ._sigv4 import EMPTY_SHA256, encode_key, encode_query, sign_headers
 
-__all__ = ["S3HttpError", "S3ReadClient"]
+__all__ = [
+    "Credentials",
+    "ListPage",
+    "ListedObject",
+    "S3HttpError",
+    "S3Response",
+    "S3Wire",
+    "complete_xml",
+    "delete_xml",
+    "parse_complete",
+    "parse_copy_part",
+    "parse_delete_errors",
+    "parse_list",
+    "parse_tags",
+]
 
-Credentials = Callable[[], Awaitable[tuple[str, str, str | None] | None]]
+#: ``(access_key, secret_key, session_token)`` or ``None`` for unsigned (anonymous) requests.
+FrozenCredentials = tuple[str, str, str | None]
+Credentials = Callable[[], Awaitable[FrozenCredentials | None]]
 
-_HEADER_FIELDS = {
-    "Content-Type": "ContentType",
-    "Content-Disposition": "ContentDisposition",
-    "Content-Encoding": "ContentEncoding",
-    "Content-Language": "ContentLanguage",
-    "Cache-Control": "CacheControl",
-    "Content-Range": "ContentRange",
-    "ETag": "ETag",
-    "x-amz-version-id": "VersionId",
-}
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+# aiohttp would otherwise ask for gzip and decompress: objects must come back as stored.
+_SKIP_AUTO = frozenset({"Accept-Encoding"})
 
 
 class S3HttpError(Exception):
-    """An S3 error answer: HTTP status and the ``<Code>`` of its XML body (if any)."""
+    """An S3 error answer: HTTP status and the ``<Code>`` of its XML body (``""`` if none)."""
 
     def __init__(self, status: int, code: str) -> None:
-        super().__init__(f"HTTP {status} {code}")
+        super().__init__(f"HTTP {status} {code}".rstrip())
         self.status = status
         self.code = code
 
 
-class _Body:
-    """The part of botocore's StreamingBody that S3Store uses, over an aiohttp response."""
+@dataclass(frozen=True, slots=True)
+class S3Response:
+    """A complete (non-streaming) answer."""
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self._response = response
-
-    async def read(self, amount: int | None = None) -> bytes:
-        data: bytes = await self._response.content.read(-1 if amount is None else amount)
-        return data
-
-    def close(self) -> None:
-        self._response.release()
-
-    async def __aenter__(self) -> _Body:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
 
 
-class S3ReadClient:
-    """GetObject and HeadObject with botocore's parameter names and response shape."""
+def _strip(tag: str) -> str:
+    return tag[tag.index("}") + 1 :] if tag[:1] == "{" else tag
+
+
+def error_code(body: bytes) -> str:
+    """The ``<Code>`` of an S3 error document, or ``""``."""
+    if not body:
+        return ""
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return ""
+    if _strip(root.tag) != "Error":
+        return ""
+    for child in root:
+        if _strip(child.tag) == "Code":
+            return child.text or ""
+    return ""
+
+
+def _check_embedded_error(status: int, body: bytes) -> None:
+    # CompleteMultipartUpload, CopyObject and UploadPartCopy may answer 200 and put the
+    # failure in the body (the status is sent before the work is done).
+    if body[:200].lstrip().startswith(b"<?xml") or body.lstrip()[:7] == b"<Error>":
+        code = error_code(body)
+        if code:
+            raise S3HttpError(500 if code in ("InternalError", "SlowDown") else status, code)
+
+
+class S3Wire:
+    """Signed S3 requests for one bucket over a shared ``aiohttp.ClientSession``."""
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         *,
-        endpoint: str | None,
+        endpoint: str,
         bucket: str,
         region: str,
         credentials: Credentials,
+        virtual_hosted: bool,
     ) -> None:
-        self._session = session
-        self._bucket = bucket
+        """Prepare the addressing of ``bucket`` at ``endpoint`` (``scheme://host[:port]``)."""
+        self.session = session
         self._region = region
         self._credentials = credentials
-        if endpoint:
-            parts = urlsplit(endpoint)
-            host = parts.netloc
-            default = {"http": ":80", "https": ":443"}.get(parts.scheme, "")
-            self._host = host[: -len(default)] if default and host.endswith(default) else host
-            self._base = f"{parts.scheme}://{host}"
-            self._path_prefix = f"/{encode_key(bucket)}/"  # path-style on custom endpoints
+        parts = urlsplit(endpoint)
+        host = parts.netloc
+        default = {"http": ":80", "https": ":443"}.get(parts.scheme, "")
+        if default and host.endswith(default):
+            host = host[: -len(default)]  # signers sign the Host header without a default port
+        base_path = parts.path.rstrip("/")
+        if virtual_hosted:
+            host = f"{bucket}.{host}"
+            self._bucket_path = f"{base_path}/"
         else:
-            self._host = f"{bucket}.s3.{region}.amazonaws.com"
-            self._base = f"https://{self._host}"
-            self._path_prefix = "/"
+            self._bucket_path = f"{base_path}/{encode_key(bucket)}/"
+        self._host = host
+        self._base = f"{parts.scheme}://{host}"
+        self.https = parts.scheme == "https"
 
-    async def _send(self, method: str, key: str, params: dict[str, Any]) -> aiohttp.ClientResponse:
-        headers: dict[str, str] = {}
-        query: dict[str, str] = {}
-        for name, value in params.items():
-            if name == "IfMatch":
-                headers["If-Match"] = value
-            elif name == "IfNoneMatch":
-                headers["If-None-Match"] = value
-            elif name == "IfModifiedSince":
-                headers["If-Modified-Since"] = http_date(value)
-            elif name == "IfUnmodifiedSince":
-                headers["If-Unmodified-Since"] = http_date(value)
-            elif name == "Range":
-                headers["Range"] = value
-            elif name == "VersionId":
-                query["versionId"] = value
-            else:  # pragma: no cover - a programming error, not user input
-                raise TypeError(f"unsupported parameter {name}")
-        path = self._path_prefix + encode_key(key)
-        qs = encode_query(query)
+    def copy_source(self, bucket: str, key: str) -> str:
+        """The ``x-amz-copy-source`` value of ``key`` in ``bucket`` (URL-encoded)."""
+        return f"/{encode_key(bucket)}/{encode_key(key)}"
+
+    async def _prepare(
+        self,
+        method: str,
+        key: str | None,
+        query: Mapping[str, str] | None,
+        headers: dict[str, str],
+        payload_sha256: str,
+    ) -> tuple[URL, dict[str, str]]:
+        path = self._bucket_path + encode_key(key) if key is not None else self._bucket_path.rstrip("/") or "/"
+        qs = encode_query(query) if query else ""
         creds = await self._credentials()
         if creds is not None:
-            access_key, secret_key, token = creds
             headers = sign_headers(
                 method=method,
                 host=self._host,
                 path=path,
                 query=qs,
                 headers=headers,
-                payload_sha256=EMPTY_SHA256,
-                access_key=access_key,
-                secret_key=secret_key,
-                session_token=token,
+                payload_sha256=payload_sha256,
+                access_key=creds[0],
+                secret_key=creds[1],
+                session_token=creds[2],
                 region=self._region,
             )
-        url = URL(f"{self._base}{path}" + (f"?{qs}" if qs else ""), encoded=True)
-        response = await self._session.request(method, url, headers=headers)
+        url = URL(f"{self._base}{path}?{qs}" if qs else f"{self._base}{path}", encoded=True)
+        return url, headers
+
+    async def open(
+        self,
+        method: str,
+        key: str | None,
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        payload_sha256: str = EMPTY_SHA256,
+        read_bufsize: int | None = None,
+    ) -> aiohttp.ClientResponse:
+        """Send a request and return the live response (status < 300; the caller releases it).
+
+        Raises:
+            S3HttpError: the server answered with a status of 300 or more.
+            aiohttp.ClientError, TimeoutError: the request failed in transit.
+        """
+        url, signed = await self._prepare(method, key, query, headers or {}, payload_sha256)
+        response = await self.session.request(
+            method,
+            url,
+            headers=signed,
+            data=body or None,
+            skip_auto_headers=_SKIP_AUTO,
+            read_bufsize=read_bufsize,
+        )
         if response.status >= 300:
-            code = ""
             try:
-                if method != "HEAD":
-                    body = await response.read()
-                    if body:
-                        node = ElementTree.fromstring(body).find("Code")
-                        code = node.text or "" if node is not None else ""
-            except (ElementTree.ParseError, aiohttp.ClientError):
-                code = ""
+                text = b"" if method == "HEAD" else await response.read()
             finally:
                 response.release()
-            raise S3HttpError(response.status, code)
+            raise S3HttpError(response.status, error_code(text))
         return response
 
-    @staticmethod
-    def _shape(response: aiohttp.ClientResponse) -> dict[str, Any]:
-        h = response.headers
-        out: dict[str, Any] = {"ContentLength": int(h.get("Content-Length", "0"))}
-        for header, field in _HEADER_FIELDS.items():
-            value = h.get(header)
-            if value is not None:
-                out[field] = value
-        modified = h.get("Last-Modified")
-        if modified:
-            parsed: datetime = parsedate_to_datetime(modified)
-            out["LastModified"] = parsed
-        metadata = {k[11:].lower(): v for k, v in h.items() if k.lower().startswith("x-amz-meta-")}
-        out["Metadata"] = metadata
-        return out
+    async def request(
+        self,
+        method: str,
+        key: str | None,
+        *,
+        query: Mapping[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        payload_sha256: str = EMPTY_SHA256,
+        embedded_errors: bool = False,
+    ) -> S3Response:
+        """Send a request and read the whole answer.
 
-    async def get_object(self, *, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
-        """GetObject: the response dict with a streaming ``Body``."""
-        response = await self._send("GET", Key, params)
-        out = self._shape(response)
-        out["Body"] = _Body(response)
-        return out
+        Args:
+            method: HTTP method.
+            key: the object key, or ``None`` for a bucket-level request.
+            query: query parameters (encoded and signed here).
+            headers: headers to send and sign.
+            body: the request body.
+            payload_sha256: hex SHA-256 of ``body`` (or ``UNSIGNED-PAYLOAD``).
+            embedded_errors: the operation may answer 200 with an ``<Error>`` body.
 
-    async def head_object(self, *, Bucket: str, Key: str, **params: Any) -> dict[str, Any]:
-        """HeadObject: the response dict."""
-        response = await self._send("HEAD", Key, params)
-        response.release()
-        return self._shape(response)
+        Raises:
+            S3HttpError: an error answer.
+            aiohttp.ClientError, TimeoutError: the request failed in transit.
+        """
+        response = await self.open(
+            method, key, query=query, headers=headers, body=body, payload_sha256=payload_sha256
+        )
+        try:
+            data = await response.read()
+        finally:
+            response.release()
+        if embedded_errors:
+            _check_embedded_error(response.status, data)
+        return S3Response(response.status, response.headers, data)
+
+
+# --------------------------------------------------------------------------------------- XML
+
+
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    """One ``<Contents>`` entry of a listing."""
+
+    key: str
+    size: int
+    last_modified: datetime
+    etag: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of ListObjectsV2."""
+
+    objects: list[ListedObject]
+    prefixes: list[str]
+    next_token: str | None
+
+
+def _parse_time(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC)
+    dt = datetime.fromisoformat(text)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def parse_list(body: bytes, *, url_encoded: bool) -> ListPage:
+    """Parse a ListObjectsV2 answer (``encoding-type=url`` keys are decoded like botocore does)."""
+    root = ElementTree.fromstring(body)
+    decode = unquote_plus if url_encoded else (lambda s: s)
+    objects: list[ListedObject] = []
+    prefixes: list[str] = []
+    truncated = False
+    token: str | None = None
+    for child in root:
+        tag = _strip(child.tag)
+        if tag == "Contents":
+            key = ""
+            size = 0
+            modified: str | None = None
+            etag: str | None = None
+            for field in child:
+                name = _strip(field.tag)
+                if name == "Key":
+                    key = decode(field.text or "")
+                elif name == "Size":
+                    size = int(field.text or 0)
+                elif name == "LastModified":
+                    modified = field.text
+                elif name == "ETag":
+                    etag = field.text
+            objects.append(ListedObject(key, size, _parse_time(modified), etag))
+        elif tag == "CommonPrefixes":
+            for field in child:
+                if _strip(field.tag) == "Prefix":
+                    prefixes.append(decode(field.text or ""))
+        elif tag == "IsTruncated":
+            truncated = (child.text or "").strip().lower() == "true"
+        elif tag == "NextContinuationToken":
+            token = child.text
+    return ListPage(objects, prefixes, token if truncated else None)
+
+
+def parse_tags(body: bytes) -> dict[str, str]:
+    """Parse a GetObjectTagging answer."""
+    tags: dict[str, str] = {}
+    for tag in ElementTree.fromstring(body).iter(f"{_NS}Tag"):
+        key = tag.findtext(f"{_NS}Key") or ""
+        tags[key] = tag.findtext(f"{_NS}Value") or ""
+    if not tags:  # servers that omit the namespace
+        for tag in ElementTree.fromstring(body).iter("Tag"):
+            tags[tag.findtext("Key") or ""] = tag.findtext("Value") or ""
+    return tags
+
+
+def _find(root: ElementTree.Element, name: str) -> str | None:
+    for child in root.iter():
+        if _strip(child.tag) == name:
+            return child.text
+    return None
+
+
+def parse_copy_part(body: bytes) -> str:
+    """The ETag of a CopyPartResult / CopyObjectResult."""
+    etag = _find(ElementTree.fromstring(body), "ETag")
+    if not etag:
+        raise S3HttpError(500, "InternalError")
+    return etag
+
+
+def parse_complete(body: bytes) -> str | None:
+    """The ETag of a CompleteMultipartUploadResult."""
+    return _find(ElementTree.fromstring(body), "ETag")
+
+
+def parse_upload_id(body: bytes) -> str:
+    """The UploadId of an InitiateMultipartUploadResult."""
+    upload_id = _find(ElementTree.fromstring(body), "UploadId")
+    if not upload_id:
+        raise S3HttpError(500, "InternalError")
+    return upload_id
+
+
+def parse_delete_errors(body: bytes) -> list[tuple[str, str]]:
+    """``(key, code)`` of each ``<Error>`` in a DeleteObjects answer."""
+    out: list[tuple[str, str]] = []
+    for child in ElementTree.fromstring(body):
+        if _strip(child.tag) != "Error":
+            continue
+        key = code = ""
+        for field in child:
+            name = _strip(field.tag)
+            if name == "Key":
+                key = field.text or ""
+            elif name == "Code":
+                code = field.text or ""
+        out.append((key, code))
+    return out
+
+
+def delete_xml(keys: Iterable[str]) -> bytes:
+    """The body of a quiet DeleteObjects request."""
+    items = "".join(f"<Object><Key>{escape(k)}</Key></Object>" for k in keys)
+    return f'<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="{_NS[1:-1]}"><Quiet>true</Quiet>{items}</Delete>'.encode()
+
+
+def complete_xml(parts: Iterable[tuple[int, str]]) -> bytes:
+    """The body of a CompleteMultipartUpload request."""
+    items = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>{escape(e)}</ETag></Part>" for n, e in parts)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="{_NS[1:-1]}">'
+        f"{items}</CompleteMultipartUpload>"
+    ).encode()

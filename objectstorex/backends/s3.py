@@ -68,7 +68,7 @@ _ATTR_PARAMS = {
     "cache_control": "CacheControl",
 }
 # Served by the lean aiohttp path (``_s3_http``); everything else goes through aiobotocore.
-_LEAN_METHODS = frozenset({"get_object", "head_object"})
+_LEAN_METHODS = frozenset({"get_object", "head_object", "put_object", "delete_object"})
 _SIGN_METHODS = {"GET": "get_object", "PUT": "put_object", "HEAD": "head_object", "DELETE": "delete_object"}
 
 
@@ -201,10 +201,10 @@ class S3Store(BaseStore):
         await self._open_read_path(session)
 
     async def _open_read_path(self, session: Any) -> None:
-        """Reads (GetObject, HeadObject) skip botocore: one aiohttp session, our SigV4 signer."""
+        """The hot calls skip botocore: one aiohttp session, our SigV4 signer (see _s3_http)."""
         import aiohttp
 
-        from ._s3_http import S3ReadClient
+        from ._s3_http import S3HttpClient
 
         key, secret, token = self.__credentials
         # Explicit keys, else the same chain aiobotocore resolves (env, profile, metadata, roles).
@@ -226,7 +226,7 @@ class S3Store(BaseStore):
         )
         assert self._stack is not None
         self._stack.push_async_callback(http.close)
-        self._reader = S3ReadClient(
+        self._reader = S3HttpClient(
             http, endpoint=self._endpoint, bucket=self._bucket, region=self._region, credentials=frozen
         )
 
