@@ -8,8 +8,8 @@ costs one round trip and no transfer. A changed object comes back whole and repl
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Literal, TypedDict
 
 from .._store import Store
@@ -22,6 +22,11 @@ __all__ = ["CacheStats", "HTTPCache", "Validation"]
 
 #: How a cached copy is revalidated.
 Validation = Literal["etag", "modified_since"]
+
+# If-Modified-Since has one-second granularity, so a copy last checked within the second of its
+# Last-Modified (plus this allowance for clock skew between us and the store) cannot tell a later
+# change in that same second; such a copy is revalidated by ETag when it has one.
+_SAME_SECOND_ALLOWANCE = timedelta(seconds=1)
 
 
 class CacheStats(TypedDict):
@@ -38,6 +43,12 @@ class _Entry:
     data: bytes
     etag: str | None
     last_modified: datetime
+    checked_at: datetime  # when the request that last confirmed this copy was sent
+
+    def ambiguous_by_date(self) -> bool:
+        """Whether a change in the same second as ``last_modified`` could still be unseen."""
+        second_over = self.last_modified.replace(microsecond=0) + timedelta(seconds=1)
+        return self.checked_at < second_over + _SAME_SECOND_ALLOWANCE
 
 
 class HTTPCache:
@@ -53,8 +64,9 @@ class HTTPCache:
         store: the store to read from.
         max_entries: evict the least recently used entry beyond this many (``None``: unbounded).
         validate: ``"etag"`` (``if_none_match``, exact) or ``"modified_since"``
-            (``if_modified_since``; HTTP dates have one-second granularity, so a change within
-            the same second as the cached copy goes unseen).
+            (``if_modified_since``). HTTP dates have one-second granularity, so in that mode a
+            copy confirmed within a second (plus one for clock skew) of its ``last_modified``
+            is revalidated by ETag instead, and a change within that second is still seen.
 
     Raises:
         InvalidArgumentError: an unknown ``validate`` or a ``max_entries`` below 1.
@@ -86,7 +98,8 @@ class HTTPCache:
         try:
             if entry is None:
                 return await self.store.get_object(path)
-            if self.validate == "etag" and entry.etag is not None:
+            by_etag = self.validate == "etag" or entry.ambiguous_by_date()
+            if by_etag and entry.etag is not None:
                 return await self.store.get_object(path, if_none_match=entry.etag)
             return await self.store.get_object(path, if_modified_since=entry.last_modified)
         except NotModifiedError:
@@ -115,6 +128,7 @@ class HTTPCache:
             ObjectStoreError: the store failed.
         """
         entry = self._entries.get(path)
+        sent_at = datetime.now(UTC)
         try:
             res = await self._fetch(path, entry)
         except NotFoundError:
@@ -122,12 +136,13 @@ class HTTPCache:
             raise
         if entry is not None and (res is None or self._unchanged(entry, res)):
             self._hits += 1
-            if path in self._entries:  # invalidate()/clear() may have run while we awaited
+            if self._entries.get(path) is entry:  # invalidate()/clear() may have run meanwhile
+                self._entries[path] = replace(entry, checked_at=sent_at)
                 self._entries.move_to_end(path)
             return entry.data, "hit"
         assert res is not None
         self._misses += 1
-        self._entries[path] = _Entry(res.data, res.meta.etag, res.meta.last_modified)
+        self._entries[path] = _Entry(res.data, res.meta.etag, res.meta.last_modified, sent_at)
         self._entries.move_to_end(path)
         if self.max_entries is not None:
             while len(self._entries) > self.max_entries:
