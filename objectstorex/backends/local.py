@@ -1,44 +1,57 @@
-"""LocalStore: objects as files under a root directory, safe to trust with data.
+"""LocalStore: objects as plain files under a root directory, safe to trust with data.
 
 Guarantees and how they are kept:
 
 * **Atomic writes** -- data goes to a temp file in ``<root>/.objectstorex/tmp`` (same filesystem)
-  and is moved into place with ``os.replace``; a crash or exception never leaves a partial object,
-  and temp files are never visible in an object's directory.
-* **Create and CAS atomic across processes** -- every write of a path happens under an ``fcntl``
-  lock on one of 64 stripe files (``<root>/.objectstorex/locks``), taken inside the single worker
-  thread call that checks the condition and renames, so a holder never waits for another thread.
-* **ETags change on every write** -- ``inode-mtime_ns-size``, with the mtime set under the lock
-  to ``max(now, previous + 1)`` so two states of one path never share an ETag.
-* **Attributes, metadata and tags** persist in a JSON sidecar under ``<root>/.objectstorex/attrs``
-  stamped with the ETag of the data it belongs to; a sidecar whose stamp does not match is ignored.
-* **Path safety** -- nothing outside the root is read or written, symlinks included.
+  and is moved into place by a rename (or a hard link for a new object, which can never clobber);
+  a crash or exception never leaves a partial object, and no temp file is ever visible in an
+  object's directory. Temp files older than an hour (left by a killed process) are removed when a
+  store opens. ``fsync=True`` also flushes each file and its directory before a write returns.
+* **Create and CAS atomic across processes** -- every write of a path runs under an ``fcntl.flock``
+  on one of 64 stripe files (``<root>/.objectstorex/locks``), taken inside the single worker-thread
+  call that checks the condition and moves the file, so a lock holder never waits for a thread.
+* **ETags change on every write** -- ``inode-mtime_ns-size`` (hex), with the mtime set under the
+  lock to ``max(now, previous + 1)``, so two states of one path never share an ETag.
+* **Attributes, metadata and tags** persist in a JSON sidecar under
+  ``<root>/.objectstorex/attrs`` (named by a hash of the path), holding one entry per ETag: the
+  current state's and the one it replaced, so a reader always gets the attributes of the very
+  data it read, and a crash between the two renames never attaches wrong attributes.
+* **Path safety** -- every path is opened one directory at a time relative to its parent's
+  descriptor with ``O_NOFOLLOW``: no symlink below the root is ever followed (an operation that
+  meets one raises ``PermissionDeniedError``; listings skip them), and no race can redirect an
+  operation outside the root. The top-level segment ``.objectstorex`` is reserved
+  (``InvalidPathError``). A path cannot be both an object and the parent of another
+  (``a`` and ``a/b``); such a write raises ``InvalidPathError`` and changes nothing. Empty
+  directories are removed on delete, up to the root.
 
 Each operation is one hop to a worker thread; the event loop never blocks on the disk.
+POSIX only (``fcntl``, ``*at`` system calls).
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import stat
 import time
-import uuid
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import Any
 
-import aiofiles
+import aiofiles.threadpool
 
 from .._ranges import ByteRange
 from .._store import BaseStore, GetOptions, PutOptions
-from .._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
+from .._types import ATTRIBUTE_NAMES, Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
 from ..errors import (
     AlreadyExistsError,
     InvalidConfigError,
@@ -48,17 +61,31 @@ from ..errors import (
     PermissionDeniedError,
 )
 from ..preconditions import GetConditions, PutMode, UpdateVersion, check_get, check_put
+from ._local_fs import (
+    DIR_FLAGS,
+    LIST_FLAGS,
+    TempFile,
+    WalkError,
+    close_all,
+    exchange,
+    open_dirs,
+    pread_exact,
+    write_all,
+)
 from ._local_io import run_blocking
 
 __all__ = ["LocalStore"]
-
-T = TypeVar("T")
 
 _RESERVED = ".objectstorex"
 _STRIPES = 64
 _STALE_TEMP_SECONDS = 3600
 _COPY_BUFFER = 1024 * 1024
-_PLAIN_READ = GetOptions(GetConditions())
+_LIST_BATCH = 1000
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)  # NONBLOCK: a FIFO never hangs
+_NO_ATTRIBUTES = Attributes()
+_NO_CONDITIONS = GetConditions()
+_TRANSIENT = frozenset((errno.EAGAIN, errno.EINTR, errno.EBUSY, errno.EMFILE, errno.ENFILE, errno.ETIMEDOUT))
+_NO_HARDLINKS = frozenset((errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV))
 
 _CAPABILITIES = Capabilities(
     put_create=True,
@@ -72,6 +99,8 @@ _CAPABILITIES = Capabilities(
     conditional_get=True,
 )
 
+Entry = dict[str, Any]  # one state's attributes in a sidecar: attribute names, "metadata", "tags"
+
 
 def _etag(st: os.stat_result) -> str:
     return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
@@ -82,44 +111,172 @@ def _meta(location: str, st: os.stat_result) -> ObjectMeta:
     return ObjectMeta(location, st.st_size, modified, _etag(st), None)
 
 
-def _attrs_to_json(attributes: Attributes, tags: dict[str, str] | None) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        name: getattr(attributes, name)
-        for name in ("content_type", "content_disposition", "content_encoding", "content_language", "cache_control")
-        if getattr(attributes, name) is not None
-    }
+def _entry(attributes: Attributes, tags: Any) -> Entry | None:
+    doc: Entry = {name: getattr(attributes, name) for name in ATTRIBUTE_NAMES if getattr(attributes, name) is not None}
     if attributes.metadata:
         doc["metadata"] = dict(attributes.metadata)
     if tags:
         doc["tags"] = dict(tags)
-    return doc
+    return doc or None
 
 
-def _attrs_from_json(doc: dict[str, Any]) -> tuple[Attributes, dict[str, str]]:
-    attributes = Attributes(
-        content_type=doc.get("content_type"),
-        content_disposition=doc.get("content_disposition"),
-        content_encoding=doc.get("content_encoding"),
-        content_language=doc.get("content_language"),
-        cache_control=doc.get("cache_control"),
-        metadata=dict(doc.get("metadata") or {}),
+def _attributes(entry: Entry | None) -> Attributes:
+    if not entry:
+        return _NO_ATTRIBUTES
+    return Attributes(
+        content_type=entry.get("content_type"),
+        content_disposition=entry.get("content_disposition"),
+        content_encoding=entry.get("content_encoding"),
+        content_language=entry.get("content_language"),
+        cache_control=entry.get("cache_control"),
+        metadata=dict(entry.get("metadata") or {}),
     )
-    return attributes, dict(doc.get("tags") or {})
+
+
+def _lstat(name: str, dir_fd: int) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+class _MapErrors:
+    """The one place where OSErrors become objectstorex errors (``with _MapErrors(...)``).
+
+    ``write`` tells how a directory segment that is an object reads: for a write it is the
+    "a and a/b" conflict (``InvalidPathError``); for a read the object simply does not exist.
+    """
+
+    __slots__ = ("operation", "path", "write")
+
+    def __init__(self, path: str, operation: str, *, write: bool = False) -> None:
+        self.path = path
+        self.operation = operation
+        self.write = write
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        if e is None or isinstance(e, ObjectStoreError):
+            return
+        if isinstance(e, (OSError, WalkError, EOFError)):
+            raise _map_error(e, self.path, self.operation, self.write) from e
+
+
+def _conflict(path: str, detail: str) -> InvalidPathError:
+    return InvalidPathError(
+        f"cannot write {path!r}: {detail} (a path cannot be both an object and the parent of other objects)",
+        path=path,
+        provider="local",
+    )
+
+
+def _symlink(path: str, where: str) -> PermissionDeniedError:
+    return PermissionDeniedError(
+        f"{path!r}: {where!r} is a symlink, and the local store never follows symlinks",
+        path=path,
+        provider="local",
+    )
+
+
+def _map_error(e: BaseException, path: str, operation: str, write: bool) -> ObjectStoreError:
+    if isinstance(e, WalkError):
+        if e.kind == "symlink":
+            return _symlink(path, e.prefix)
+        if e.kind == "file" and write:
+            return _conflict(path, f"{e.prefix!r} is an object")
+        return NotFoundError(f"object {path!r} not found", path=path, provider="local")
+    if isinstance(e, EOFError):
+        return ObjectStoreError(f"object {path!r} was truncated while being read", path=path, provider="local")
+    assert isinstance(e, OSError)
+    code = e.errno
+    if code == errno.ENOENT:
+        return NotFoundError(f"object {path!r} not found", path=path, provider="local")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return PermissionDeniedError(f"{operation} {path!r}: {e.strerror}", path=path, provider="local")
+    if code == errno.ELOOP:
+        return _symlink(path, path)
+    if code in (errno.ENOTDIR, errno.EISDIR):
+        return (
+            _conflict(path, "a segment of it is of the other kind")
+            if write
+            else NotFoundError(f"object {path!r} not found", path=path, provider="local")
+        )
+    if code == errno.ENAMETOOLONG:
+        return InvalidPathError(
+            f"{operation} {path!r}: a segment is too long for this filesystem", path=path, provider="local"
+        )
+    return ObjectStoreError(
+        f"{operation} {path!r} failed: {e.strerror or e}",
+        path=path,
+        provider="local",
+        retryable=code in _TRANSIENT,
+    )
+
+
+class _ChunkReader:
+    """The chunks of a streaming read, from the descriptor opened (and checked) at open time.
+
+    Holding that descriptor pins the stream to one file: a concurrent replace swaps the name,
+    never the bytes we read. ``aclose`` releases it even if iteration never started.
+    """
+
+    def __init__(self, fd: int, start: int, end: int, chunk_size: int, path: str) -> None:
+        self._file = aiofiles.threadpool.wrap(open(fd, "rb", buffering=0, closefd=True))
+        self._pos = start
+        self._end = end
+        self._chunk = chunk_size
+        self._path = path
+        self._seeked = False
+        self._closed = False
+
+    def __aiter__(self) -> _ChunkReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._pos >= self._end:
+            await self.aclose()
+            raise StopAsyncIteration
+        try:
+            if not self._seeked:
+                await self._file.seek(self._pos)
+                self._seeked = True
+            block: bytes = await self._file.read(min(self._chunk, self._end - self._pos))
+        except OSError as e:
+            await self.aclose()
+            raise _map_error(e, self._path, "get_stream", False) from e
+        if not block:
+            await self.aclose()
+            raise _map_error(EOFError(), self._path, "get_stream", False)
+        self._pos += len(block)
+        return block
+
+    async def aclose(self) -> None:
+        """Release the file (idempotent)."""
+        self._end = -1
+        if not self._closed:
+            self._closed = True
+            await self._file.close()
 
 
 class LocalStore(BaseStore):
-    """A store of files under ``path`` (created if missing).
+    """A store of plain files under ``path``.
 
     Args:
-        path: the root directory.
-        fsync: fsync each written file and its directory before a put returns, so a completed put
-            survives power loss (off by default, like obstore and fsspec).
+        path: the root directory (created if missing, unless ``create=False``).
+        fsync: flush each written file and its directory to disk before a write returns, so a
+            completed write survives power loss (off by default, like obstore and fsspec).
         create: create the root directory if it is missing.
+
+    Raises:
+        InvalidConfigError: ``path`` is not a usable directory, or an option has the wrong type.
 
     Example::
 
         async with osx.LocalStore("data/objects") as store:
             await store.put("a/b.txt", b"hi")
+            assert await store.get("a/b.txt") == b"hi"
     """
 
     provider = "local"
@@ -128,6 +285,9 @@ class LocalStore(BaseStore):
         super().__init__()
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise InvalidConfigError("option 'path' must be a non-empty directory path", provider="local")
+        for name, value in (("fsync", fsync), ("create", create)):
+            if not isinstance(value, bool):
+                raise InvalidConfigError(f"option {name!r} must be a bool", provider="local")
         root = os.path.abspath(os.fspath(path))
         try:
             if create:
@@ -135,17 +295,16 @@ class LocalStore(BaseStore):
             if not os.path.isdir(root):
                 raise InvalidConfigError(f"option 'path': {root!r} is not a directory", provider="local")
             self._root = os.path.realpath(root)
-            self._root_sep = self._root + os.sep
-            self._tmp = os.path.join(self._root, _RESERVED, "tmp")
-            self._locks = os.path.join(self._root, _RESERVED, "locks")
-            self._attrs = os.path.join(self._root, _RESERVED, "attrs")
+            base = os.path.join(self._root, _RESERVED)
+            self._tmp = os.path.join(base, "tmp")
+            self._locks = os.path.join(base, "locks")
+            self._attrs = os.path.join(base, "attrs")
             for d in (self._tmp, self._locks, self._attrs):
                 os.makedirs(d, exist_ok=True)
         except OSError as e:
             raise InvalidConfigError(f"option 'path': cannot use {root!r} ({e.strerror})", provider="local") from e
-        self._fsync = bool(fsync)
-        self._live = True
-        self._opened = True
+        self._fsync = fsync
+        self._dir_flags = LIST_FLAGS if fsync else DIR_FLAGS  # fsync needs a readable descriptor
 
     @property
     def capabilities(self) -> Capabilities:
@@ -160,254 +319,248 @@ class LocalStore(BaseStore):
     def _repr_fields(self) -> dict[str, object]:
         return {"path": self._root, "fsync": self._fsync}
 
-    async def __aenter__(self) -> LocalStore:
-        await super().__aenter__()
-        await self._run(self._remove_stale_temps)
-        return self
+    async def _open(self) -> None:
+        await run_blocking(self._remove_stale_temps)
+
+    async def get(
+        self,
+        path: str,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        if_modified_since: datetime | None = None,
+        if_unmodified_since: datetime | None = None,
+        range: Any = None,
+        version: str | None = None,
+    ) -> bytes:
+        """Read an object, or a range of it (see :meth:`BaseStore.get`).
+
+        Same validation and errors as ``get_object``; it only skips reading the attributes.
+        """
+        if not self._live:
+            await self._ensure_open()
+        path = self._path(path)
+        opts = self._get_options(path, if_match, if_none_match, if_modified_since, if_unmodified_since, range, version)
+        result = await run_blocking(self._get_sync, path, opts, False)
+        return result.data
 
     # ------------------------------------------------------------------------------ plumbing
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await run_blocking(fn, *args)
-
     def _remove_stale_temps(self) -> None:
         cutoff = time.time() - _STALE_TEMP_SECONDS
-        with os.scandir(self._tmp) as it:
+        with contextlib.suppress(OSError), os.scandir(self._tmp) as it:
             for entry in it:
                 with contextlib.suppress(OSError):
                     if entry.stat(follow_symlinks=False).st_mtime < cutoff:
                         os.unlink(entry.path)
 
-    def _resolve(self, path: str) -> str:
-        """The file for ``path``, refusing anything that resolves outside the root."""
-        if path.split("/", 1)[0] == _RESERVED:
+    def _segments(self, path: str) -> list[str]:
+        segments = path.split("/")
+        if segments[0] == _RESERVED:
             raise InvalidPathError(
                 f"invalid path {path!r}: the top-level segment {_RESERVED!r} is reserved by the local store",
                 path=path,
                 provider="local",
             )
-        full = os.path.join(self._root, *path.split("/"))
-        real = os.path.realpath(full)
-        if real != full and not real.startswith(self._root_sep):
-            raise PermissionDeniedError(
-                f"path {path!r} resolves outside the store root (symlink)", path=path, provider="local"
-            )
-        return real
+        return segments
 
-    def _sidecar(self, path: str) -> str:
-        return os.path.join(self._attrs, *path.split("/")) + ".json"
+    def _fsync_fd(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def _parents(self, segments: list[str], *, create: bool) -> list[int]:
+        return open_dirs(
+            self._root,
+            segments[:-1],
+            create=create,
+            flags=self._dir_flags,
+            on_create=self._fsync_fd if create and self._fsync else None,
+        )
 
     @contextlib.contextmanager
     def _locked(self, *paths: str) -> Iterator[None]:
-        """Hold the stripe locks of ``paths`` (sorted, so two paths never deadlock)."""
+        """Hold the stripe locks of ``paths`` (in stripe order, so two holders never deadlock)."""
         stripes = sorted({zlib.crc32(p.encode("utf-8", "surrogatepass")) % _STRIPES for p in paths})
         fds: list[int] = []
         try:
             for s in stripes:
-                fd = os.open(os.path.join(self._locks, f"{s:02d}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+                fd = os.open(f"{self._locks}/{s:02d}.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
                 fds.append(fd)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            for fd in reversed(fds):
-                os.close(fd)  # closing releases the flock
+            close_all(fds)  # closing the descriptor releases its flock
 
-    def _error(self, e: OSError, path: str, operation: str) -> ObjectStoreError:
-        """Map an OSError onto the objectstorex tree (the one place that does)."""
-        if isinstance(e, ObjectStoreError):
-            return e  # ours already (NotFoundError etc. are OSErrors too): keep it as it is
-        code = e.errno
-        if code == errno.ENOENT:
-            return NotFoundError(f"object {path!r} not found", path=path, provider="local")
-        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return PermissionDeniedError(f"{operation} {path!r}: permission denied", path=path, provider="local")
-        if code in (errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENOTEMPTY):
-            return InvalidPathError(
-                f"{operation} {path!r}: a path cannot be both an object and the parent of other objects",
-                path=path,
-                provider="local",
-            )
-        if code == errno.ENAMETOOLONG:
-            return InvalidPathError(f"{operation} {path!r}: name too long", path=path, provider="local")
-        if code == errno.ELOOP:
-            return PermissionDeniedError(f"{operation} {path!r}: symlink refused", path=path, provider="local")
-        return ObjectStoreError(f"{operation} {path!r} failed: {e.strerror}", path=path, provider="local")
+    # ------------------------------------------------------------------------------ sidecars
 
-    def _stat_object(self, full: str, path: str) -> os.stat_result | None:
-        """Stat an object's file: None if missing; a directory is not an object."""
+    def _doc_path(self, path: str) -> str:
+        # Hashed names: never too long, and "x" and "x.json/y" cannot collide as files and dirs.
+        digest = hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{self._attrs}/{digest[:2]}/{digest[2:]}.json"
+
+    def _states(self, path: str) -> dict[str, Entry]:
         try:
-            st = os.stat(full, follow_symlinks=False)
-        except FileNotFoundError:
-            return None
-        except NotADirectoryError:
-            return None
-        if stat.S_ISDIR(st.st_mode):
-            return None
-        return st
-
-    def _read_sidecar(self, path: str, etag: str) -> tuple[Attributes, dict[str, str]] | None:
-        try:
-            with open(self._sidecar(path), "rb") as f:
+            with open(self._doc_path(path), "rb") as f:
                 doc = json.loads(f.read())
-        except (FileNotFoundError, NotADirectoryError):
-            return None
         except (OSError, ValueError):
-            return None  # unreadable sidecar: treat as absent rather than fail the read
-        if not isinstance(doc, dict) or doc.get("etag") != etag:
-            return None  # stale: it belongs to an earlier state of the file
-        return _attrs_from_json(doc)
+            return {}  # missing, or unreadable: no attributes rather than a failed read
+        states = doc.get("states") if isinstance(doc, dict) and doc.get("path") == path else None
+        return states if isinstance(states, dict) else {}
 
-    def _write_sidecar(self, path: str, etag: str, doc: dict[str, Any]) -> None:
-        target = self._sidecar(path)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = os.path.join(self._tmp, f"attrs-{uuid.uuid4().hex}")
+    def _entry_for(self, path: str, etag: str) -> Entry | None:
+        entry = self._states(path).get(etag)
+        return entry if isinstance(entry, dict) else None
+
+    def _write_states(self, path: str, states: dict[str, Entry]) -> None:
+        target = self._doc_path(path)
+        temp = TempFile(self._tmp)
         try:
-            with open(tmp, "wb") as f:
-                f.write(json.dumps({"etag": etag, **doc}).encode())
-                if self._fsync:
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(tmp, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-
-    def _drop_sidecar(self, path: str) -> None:
-        target = self._sidecar(path)
-        try:
-            os.unlink(target)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        self._prune_dirs(os.path.dirname(target), self._attrs)
-
-    def _prune_dirs(self, directory: str, stop: str) -> None:
-        """Remove empty directories from ``directory`` up to (not including) ``stop``."""
-        while directory != stop and directory.startswith(stop + os.sep):
-            try:
-                os.rmdir(directory)
-            except OSError:
-                return
-            directory = os.path.dirname(directory)
-
-    def _new_temp(self) -> tuple[str, int]:
-        tmp = os.path.join(self._tmp, uuid.uuid4().hex)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        return tmp, fd
-
-    def _commit(
-        self,
-        path: str,
-        full: str,
-        tmp: str,
-        mode: PutMode,
-        attrs_doc: dict[str, Any] | None,
-        must_not_exist: bool = False,
-    ) -> PutResult:
-        """Under the path's lock: check the mode, stamp the mtime, move the temp file into place."""
-        try:
-            return self._commit_locked(path, full, tmp, mode, attrs_doc, must_not_exist)
-        except ObjectStoreError:
-            raise
-        except OSError as e:
-            raise self._error(e, path, "write") from e
-
-    def _commit_locked(
-        self,
-        path: str,
-        full: str,
-        tmp: str,
-        mode: PutMode,
-        attrs_doc: dict[str, Any] | None,
-        must_not_exist: bool,
-    ) -> PutResult:
-        with self._locked(path):
-            try:
-                current: os.stat_result | None = os.stat(full, follow_symlinks=False)
-            except (FileNotFoundError, NotADirectoryError):
-                current = None  # NotADirectoryError: a parent is an object; the move reports it
-            if current is not None and stat.S_ISDIR(current.st_mode):
-                raise InvalidPathError(
-                    f"cannot write {path!r}: it is a prefix of other objects (a path cannot be both "
-                    "an object and the parent of other objects)",
-                    path=path,
-                    provider="local",
-                )
-            if must_not_exist and current is not None:
-                raise AlreadyExistsError(f"object {path!r} already exists", path=path, provider="local")
-            if mode != "overwrite":
-                check_put(mode, None if current is None else _meta(path, current), path=path, provider="local")
-            previous = current.st_mtime_ns + 1 if current is not None else 0
-            mtime = max(time.time_ns(), previous)
-            os.utime(tmp, ns=(mtime, mtime))
-            etag = _etag(os.stat(tmp))
-            if attrs_doc:
-                self._write_sidecar(path, etag, attrs_doc)
-            elif current is not None:
-                self._drop_sidecar(path)
-            self._move_into_place(path, tmp, full, current is not None)
+            temp.write(json.dumps({"path": path, "states": states}).encode())
             if self._fsync:
-                dfd = os.open(os.path.dirname(full), os.O_RDONLY)
-                try:
-                    os.fsync(dfd)
-                finally:
-                    os.close(dfd)
-            return PutResult(etag, None)
-
-    def _move_into_place(self, path: str, tmp: str, full: str, exists: bool) -> None:
-        if exists and _exchange(tmp, full):
-            # Atomic swap, then drop the old data (now at the temp name). Renaming over an
-            # existing file would make ext4 flush the new file first (auto_da_alloc): 6x slower.
-            os.unlink(tmp)
-            return
-        for attempt in range(3):
+                os.fsync(temp.fd)
             try:
-                os.replace(tmp, full)
-                return
+                os.replace(temp.path, target)
             except FileNotFoundError:
-                # The parent is missing: first write under it, or a concurrent delete pruned it.
-                if attempt == 2:
-                    raise
-                try:
-                    os.makedirs(os.path.dirname(full), exist_ok=True)
-                except (NotADirectoryError, FileExistsError) as e:
-                    raise self._conflict(path) from e
-            except (NotADirectoryError, IsADirectoryError) as e:
-                raise self._conflict(path) from e
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(temp.path, target)
+            temp.path = ""
+        finally:
+            temp.discard()
 
-    def _conflict(self, path: str) -> InvalidPathError:
-        return InvalidPathError(
-            f"cannot write {path!r}: a parent of it is an object (a path cannot be both an object and "
-            "the parent of other objects)",
-            path=path,
-            provider="local",
-        )
+    def _drop_states(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._doc_path(path))
 
     # ------------------------------------------------------------------------------ writes
 
-    def _put_sync(self, path: str, data: bytes, opts: PutOptions) -> PutResult:
-        full = self._resolve(path)
-        tmp, fd = self._new_temp()
-        try:
+    def _new_temp(self, path: str) -> TempFile:
+        with _MapErrors(path, "write", write=True):
+            return TempFile(self._tmp)
+
+    def _commit(
+        self, path: str, temp: TempFile, mode: PutMode, entry: Entry | None, *, must_not_exist: bool = False
+    ) -> PutResult:
+        """Under the path's lock: check the mode, stamp the mtime, move the temp file into place."""
+        segments = self._segments(path)
+        with _MapErrors(path, "write", write=True), self._locked(path), temp.lock:
+            for attempt in range(3):
+                fds = self._parents(segments, create=True)
+                try:
+                    return self._commit_at(path, fds[-1], segments[-1], temp, mode, entry, must_not_exist)
+                except FileNotFoundError as e:
+                    # The parent vanished between our walk and the move: a concurrent delete pruned
+                    # it while empty. Walk again (recreating it); nothing has landed yet.
+                    if isinstance(e, ObjectStoreError) or attempt == 2:
+                        raise
+                finally:
+                    close_all(fds)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _commit_at(
+        self,
+        path: str,
+        parent: int,
+        name: str,
+        temp: TempFile,
+        mode: PutMode,
+        entry: Entry | None,
+        must_not_exist: bool,
+    ) -> PutResult:
+        current = self._current(path, parent, name)
+        if current is not None and (must_not_exist or mode == "create"):
+            raise AlreadyExistsError(f"object {path!r} already exists", path=path, provider="local")
+        if isinstance(mode, UpdateVersion):
+            check_put(mode, None if current is None else _meta(path, current), path=path, provider="local")
+        mtime = time.time_ns() if current is None else max(time.time_ns(), current.st_mtime_ns + 1)
+        os.utime(temp.fd, ns=(mtime, mtime))
+        if self._fsync:
+            os.fsync(temp.fd)
+        etag = _etag(os.fstat(temp.fd))
+        self._stage_states(path, current, etag, entry)
+        self._move(path, None, temp.path, parent, name, exists=current is not None, create=mode == "create")
+        temp.path = ""
+        if current is not None and entry is None:
+            self._drop_states(path)
+        if self._fsync:
+            os.fsync(parent)
+        return PutResult(etag, None)
+
+    def _current(self, path: str, parent: int, name: str) -> os.stat_result | None:
+        """The object at ``name`` before a write, refusing what a write must not replace."""
+        current = _lstat(name, parent)
+        if current is None or stat.S_ISREG(current.st_mode):
+            return current
+        if stat.S_ISDIR(current.st_mode):
+            raise _conflict(path, "it is a prefix of other objects")
+        if stat.S_ISLNK(current.st_mode):
+            raise _symlink(path, path)
+        raise PermissionDeniedError(f"cannot write {path!r}: not a regular file", path=path, provider="local")
+
+    def _stage_states(self, path: str, current: os.stat_result | None, etag: str, entry: Entry | None) -> None:
+        """Before the move: record the new state's attributes beside the current state's.
+
+        A reader of either state then finds its own, and a crash before the move changes nothing.
+        """
+        if entry is None:
+            return
+        states: dict[str, Entry] = {}
+        if current is not None:
+            old_etag = _etag(current)
+            old = self._states(path).get(old_etag)
+            if old is not None:
+                states[old_etag] = old
+        states[etag] = entry
+        self._write_states(path, states)
+
+    def _move(
+        self, path: str, src_dir: int | None, src: str, parent: int, name: str, *, exists: bool, create: bool
+    ) -> None:
+        """Move ``src`` onto ``name`` atomically; an existing file is only replaced if ``exists``."""
+        if not exists:
+            # A hard link never clobbers: even a writer that ignores our locks cannot be overwritten.
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if self._fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            doc = _attrs_to_json(opts.attributes, dict(opts.tags) if opts.tags else None)
-            return self._commit(path, full, tmp, opts.mode, doc)
-        except ObjectStoreError:
-            raise
-        except OSError as e:
-            raise self._error(e, path, "put") from e
+                os.link(src, name, src_dir_fd=src_dir, dst_dir_fd=parent, follow_symlinks=False)
+            except FileExistsError:
+                if create:
+                    raise AlreadyExistsError(f"object {path!r} already exists", path=path, provider="local") from None
+                self._current(path, parent, name)
+            except OSError as e:
+                if e.errno not in _NO_HARDLINKS:
+                    raise
+                os.rename(src, name, src_dir_fd=src_dir, dst_dir_fd=parent)  # no hard links here; we hold the lock
+                return
+            else:
+                os.unlink(src, dir_fd=src_dir)
+                return
+        # Swap, then drop the old data (now at the source name). A rename over an existing file
+        # makes ext4 write the new file out first (auto_da_alloc), several times slower; the
+        # exchange is just as atomic for readers.
+        if exchange(src_dir, src, parent, name):
+            os.unlink(src, dir_fd=src_dir)
+        else:
+            os.replace(src, name, src_dir_fd=src_dir, dst_dir_fd=parent)
+
+    def _put_sync(self, path: str, data: bytes, opts: PutOptions) -> PutResult:
+        self._segments(path)
+        temp = self._new_temp(path)
+        try:
+            with _MapErrors(path, "put", write=True):
+                write_all(temp.fd, data)
+            return self._commit(path, temp, opts.mode, _entry(opts.attributes, opts.tags))
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            temp.discard()
 
     async def _put(self, path: str, data: bytes, opts: PutOptions) -> PutResult:
-        return await self._run(self._put_sync, path, data, opts)
+        return await run_blocking(self._put_sync, path, data, opts)
+
+    def _write_chunk(self, path: str, temp: TempFile, chunk: bytes) -> None:
+        with _MapErrors(path, "put_stream", write=True):
+            temp.write(chunk)
+
+    def _commit_stream(self, path: str, temp: TempFile, opts: PutOptions) -> PutResult:
+        try:
+            return self._commit(path, temp, opts.mode, _entry(opts.attributes, opts.tags))
+        finally:
+            temp.discard()
 
     async def _put_stream(
         self,
@@ -417,321 +570,359 @@ class LocalStore(BaseStore):
         part_size: int | None,
         max_concurrency: int | None,
     ) -> PutResult:
-        full = await self._run(self._resolve, path)
-        tmp = os.path.join(self._tmp, uuid.uuid4().hex)
+        self._segments(path)
+        temp = await run_blocking(self._new_temp, path)
+        owned = True
         try:
-            try:
-                f = await aiofiles.open(tmp, "xb")
-            except OSError as e:
-                raise self._error(e, path, "put_stream") from e
-            try:
-                # Chunks go to disk as they arrive, so memory stays at about one chunk. The
-                # caller's iterable raises through here unchanged.
-                async for chunk in chunks:
-                    try:
-                        await f.write(chunk)
-                    except OSError as e:
-                        raise self._error(e, path, "put_stream") from e
-                if self._fsync:
-                    await f.flush()
-                    await self._run(os.fsync, f.fileno())
-            finally:
-                await f.close()
-            doc = _attrs_to_json(opts.attributes, dict(opts.tags) if opts.tags else None)
-            return await self._run(self._commit, path, full, tmp, opts.mode, doc)
+            # Chunks go to disk as they arrive (memory stays at about one chunk); the caller's
+            # iterable raises through here unchanged.
+            async for chunk in chunks:
+                await run_blocking(self._write_chunk, path, temp, chunk)
+            owned = False  # from here the worker call owns the temp file and removes it
+            return await run_blocking(self._commit_stream, path, temp, opts)
         finally:
-            # Shielded so that a cancelled upload still removes its temp file.
-            await asyncio.shield(self._run(partial(_unlink_quietly, tmp)))
+            if owned:
+                # Shielded: a cancelled upload still removes its temp file. discard() waits for
+                # a write still running in a worker before closing the descriptor.
+                await asyncio.shield(run_blocking(temp.discard))
 
     def _delete_sync(self, path: str, cond: UpdateVersion | None) -> None:
-        full = self._resolve(path)
-        with self._locked(path):
-            current = self._stat_object(full, path)
-            if cond is not None:
-                check_put(cond, None if current is None else _meta(path, current), path=path, provider="local")
-            if current is None:
+        segments = self._segments(path)
+        with _MapErrors(path, "delete", write=True):
+            try:
+                fds = self._parents(segments, create=False)
+            except WalkError as e:
+                if e.kind == "symlink":
+                    raise
+                if cond is not None:
+                    check_put(cond, None, path=path, provider="local")
                 return
             try:
-                os.unlink(full)
-            except FileNotFoundError:
+                with self._locked(path):
+                    current = _lstat(segments[-1], fds[-1])
+                    if current is not None and stat.S_ISLNK(current.st_mode):
+                        raise _symlink(path, path)
+                    if current is not None and not stat.S_ISREG(current.st_mode):
+                        current = None  # a directory is not an object
+                    if cond is not None:
+                        check_put(cond, None if current is None else _meta(path, current), path=path, provider="local")
+                    if current is None:
+                        return
+                    try:
+                        os.unlink(segments[-1], dir_fd=fds[-1])
+                    except FileNotFoundError:
+                        return
+                    self._drop_states(path)
+                self._prune(segments, fds)
+            finally:
+                close_all(fds)
+
+    def _prune(self, segments: list[str], fds: list[int]) -> None:
+        """Remove the now-empty directories of a path, innermost first, up to the root.
+
+        ``fds[k]`` is the directory ``segments[k - 1]``; a concurrent writer that loses its
+        directory this way walks again and recreates it.
+        """
+        for k in range(len(fds) - 1, 0, -1):
+            try:
+                os.rmdir(segments[k - 1], dir_fd=fds[k - 1])
+            except OSError:
                 return
-            except OSError as e:
-                raise self._error(e, path, "delete") from e
-            self._drop_sidecar(path)
-        self._prune_dirs(os.path.dirname(full), self._root)
 
     async def _delete(self, path: str, cond: UpdateVersion | None) -> None:
-        await self._run(self._delete_sync, path, cond)
+        await run_blocking(self._delete_sync, path, cond)
 
     def _copy_sync(self, src: str, dst: str, overwrite: bool) -> None:
-        src_full, dst_full = self._resolve(src), self._resolve(dst)
+        self._segments(dst)
+        fd, _, meta = self._open_object(src, _NO_CONDITIONS, "copy")
         try:
-            fd = os.open(src_full, os.O_RDONLY)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
-            raise NotFoundError(f"copy source {src!r} not found", path=src, provider="local") from e
-        tmp = ""
-        try:
-            st = os.fstat(fd)
-            if stat.S_ISDIR(st.st_mode):
-                raise NotFoundError(f"copy source {src!r} not found", path=src, provider="local")
-            sidecar = self._read_sidecar(src, _etag(st))
-            tmp, out = self._new_temp()
+            entry = self._entry_for(src, meta.etag or "")
+            temp = self._new_temp(dst)
             try:
-                # The open descriptor pins the source: a concurrent replace cannot mix data in.
-                while True:
-                    block = os.read(fd, _COPY_BUFFER)
-                    if not block:
-                        break
-                    view = memoryview(block)
-                    while view:
-                        view = view[os.write(out, view) :]
-                if self._fsync:
-                    os.fsync(out)
+                with _MapErrors(dst, "copy", write=True):
+                    # The open descriptor pins the source: a concurrent replace cannot mix data in.
+                    offset = 0
+                    while True:
+                        block = os.pread(fd, _COPY_BUFFER, offset)
+                        if not block:
+                            break
+                        write_all(temp.fd, block)
+                        offset += len(block)
+                self._commit(dst, temp, "overwrite", entry, must_not_exist=not overwrite)
             finally:
-                os.close(out)
-            doc = _attrs_to_json(*sidecar) if sidecar else {}
-            self._commit(dst, dst_full, tmp, "overwrite", doc, must_not_exist=not overwrite)
-        except ObjectStoreError:
-            raise
-        except OSError as e:
-            raise self._error(e, dst, "copy") from e
+                temp.discard()
         finally:
             os.close(fd)
-            if tmp:
-                _unlink_quietly(tmp)
 
     async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
-        await self._run(self._copy_sync, src, dst, overwrite)
+        await run_blocking(self._copy_sync, src, dst, overwrite)
 
     def _rename_sync(self, src: str, dst: str, overwrite: bool) -> None:
-        src_full, dst_full = self._resolve(src), self._resolve(dst)
-        if src_full == dst_full:
-            if self._stat_object(src_full, src) is None:
-                raise NotFoundError(f"rename source {src!r} not found", path=src, provider="local")
+        src_segments, dst_segments = self._segments(src), self._segments(dst)
+        if src == dst:
+            self._head_sync(src)
             if not overwrite:
                 raise AlreadyExistsError(f"object {dst!r} already exists", path=dst, provider="local")
             return
-        with self._locked(src, dst):
-            st = self._stat_object(src_full, src)
-            if st is None:
-                raise NotFoundError(f"rename source {src!r} not found", path=src, provider="local")
-            if not overwrite and self._stat_object(dst_full, dst) is not None:
-                raise AlreadyExistsError(f"object {dst!r} already exists", path=dst, provider="local")
-            etag = _etag(st)
-            sidecar = self._read_sidecar(src, etag)
+        with _MapErrors(src, "rename"), self._locked(src, dst):
+            src_fds = self._parents(src_segments, create=False)
             try:
-                os.makedirs(os.path.dirname(dst_full), exist_ok=True)
-                if sidecar:
-                    self._write_sidecar(dst, etag, _attrs_to_json(*sidecar))
-                else:
-                    self._drop_sidecar(dst)
-                if overwrite:
-                    os.replace(src_full, dst_full)
-                else:
-                    os.link(src_full, dst_full)  # fails with EEXIST: never clobbers
-                    os.unlink(src_full)
-            except FileExistsError as e:
-                raise AlreadyExistsError(f"object {dst!r} already exists", path=dst, provider="local") from e
-            except OSError as e:
-                raise self._error(e, dst, "rename") from e
-            self._drop_sidecar(src)
-        self._prune_dirs(os.path.dirname(src_full), self._root)
+                src_parent, src_name = src_fds[-1], src_segments[-1]
+                source = _lstat(src_name, src_parent)
+                if source is not None and stat.S_ISLNK(source.st_mode):
+                    raise _symlink(src, src)
+                if source is None or not stat.S_ISREG(source.st_mode):
+                    raise NotFoundError(f"rename source {src!r} not found", path=src, provider="local")
+                entry = self._entry_for(src, _etag(source))
+                with _MapErrors(dst, "rename", write=True):
+                    self._rename_into(dst, dst_segments, src_parent, src_name, source, entry, overwrite)
+                self._drop_states(src)
+                self._prune(src_segments, src_fds)
+            finally:
+                close_all(src_fds)
+
+    def _rename_into(
+        self,
+        dst: str,
+        segments: list[str],
+        src_parent: int,
+        src_name: str,
+        source: os.stat_result,
+        entry: Entry | None,
+        overwrite: bool,
+    ) -> None:
+        fds = self._parents(segments, create=True)
+        try:
+            parent, name = fds[-1], segments[-1]
+            current = self._current(dst, parent, name)
+            if current is not None and not overwrite:
+                raise AlreadyExistsError(f"object {dst!r} already exists", path=dst, provider="local")
+            # A rename is a write at dst: its ETag must differ from every earlier state of dst.
+            floor = max(source.st_mtime_ns, current.st_mtime_ns if current is not None else 0) + 1
+            mtime = max(time.time_ns(), floor)
+            os.utime(src_name, ns=(mtime, mtime), dir_fd=src_parent, follow_symlinks=False)
+            moved = os.stat(src_name, dir_fd=src_parent, follow_symlinks=False)
+            self._stage_states(dst, current, _etag(moved), entry)
+            self._move(dst, src_parent, src_name, parent, name, exists=current is not None, create=not overwrite)
+            if current is not None and entry is None:
+                self._drop_states(dst)
+            if self._fsync:
+                os.fsync(parent)
+        finally:
+            close_all(fds)
 
     async def _rename(self, src: str, dst: str, *, overwrite: bool) -> None:
-        await self._run(self._rename_sync, src, dst, overwrite)
+        await run_blocking(self._rename_sync, src, dst, overwrite)
 
     # ------------------------------------------------------------------------------ reads
 
-    def _open_checked(self, path: str, opts: GetOptions) -> tuple[int, os.stat_result, ObjectMeta]:
-        full = self._resolve(path)
-        try:
-            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW)
-        except (FileNotFoundError, NotADirectoryError):
-            raise NotFoundError(f"object {path!r} not found", path=path, provider="local") from None
-        except OSError as e:
-            raise self._error(e, path, "get") from e
-        try:
-            st = os.fstat(fd)
-            if stat.S_ISDIR(st.st_mode):
-                raise NotFoundError(f"object {path!r} not found", path=path, provider="local")
-            meta = _meta(path, st)
-            if opts.conditions:
-                check_get(opts.conditions, meta, provider="local")
-        except BaseException:
-            os.close(fd)
-            raise
+    def _open_object(
+        self, path: str, conditions: GetConditions, operation: str
+    ) -> tuple[int, os.stat_result, ObjectMeta]:
+        """Open an object's file for reading and check the read conditions on what was opened."""
+        segments = self._segments(path)
+        with _MapErrors(path, operation):
+            fds = self._parents(segments, create=False)
+            try:
+                fd = os.open(segments[-1], _READ_FLAGS, dir_fd=fds[-1])
+            finally:
+                close_all(fds)
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise NotFoundError(f"object {path!r} not found", path=path, provider="local")
+                meta = _meta(path, st)
+                if conditions:
+                    check_get(conditions, meta, provider="local")
+            except BaseException:
+                os.close(fd)
+                raise
         return fd, st, meta
 
-    def _get_sync(self, path: str, opts: GetOptions) -> GetResult:
-        fd, st, meta = self._open_checked(path, opts)
+    def _get_sync(self, path: str, opts: GetOptions, with_attributes: bool = True) -> GetResult:
+        fd, st, meta = self._open_object(path, opts.conditions, "get")
         try:
             if opts.range is None:
                 start, end = 0, st.st_size
             else:
                 start, end = opts.range.resolve(st.st_size, path=path, provider="local")
-            data = os.pread(fd, end - start, start) if end > start else b""
+            with _MapErrors(path, "get"):
+                data = pread_exact(fd, end - start, start)
         finally:
             os.close(fd)
-        sidecar = self._read_sidecar(path, meta.etag or "")
-        return GetResult(data, meta, sidecar[0] if sidecar else Attributes())
+        attributes = _attributes(self._entry_for(path, meta.etag or "")) if with_attributes else _NO_ATTRIBUTES
+        return GetResult(data, meta, attributes)
 
     async def _get(self, path: str, opts: GetOptions) -> GetResult:
-        return await self._run(self._get_sync, path, opts)
+        return await run_blocking(self._get_sync, path, opts)
 
-    def _get_ranges_sync(self, path: str, ranges: list[ByteRange]) -> list[bytes]:
-        fd, st, _ = self._open_checked(path, _PLAIN_READ)
+    def _get_ranges_sync(self, path: str, ranges: builtins.list[ByteRange]) -> builtins.list[bytes]:
+        fd, st, _ = self._open_object(path, _NO_CONDITIONS, "get_ranges")
         try:
-            out = []
-            for r in ranges:
-                start, end = r.resolve(st.st_size, path=path, provider="local")
-                out.append(os.pread(fd, end - start, start))
-            return out
+            resolved = [r.resolve(st.st_size, path=path, provider="local") for r in ranges]
+            with _MapErrors(path, "get_ranges"):
+                return [pread_exact(fd, end - start, start) for start, end in resolved]
         finally:
             os.close(fd)
 
-    async def _get_ranges(self, path: str, ranges: list[ByteRange]) -> list[bytes]:
-        return await self._run(self._get_ranges_sync, path, ranges)
+    async def _get_ranges(self, path: str, ranges: builtins.list[ByteRange]) -> builtins.list[bytes]:
+        return await run_blocking(self._get_ranges_sync, path, ranges)
+
+    def _open_stream_sync(self, path: str, opts: GetOptions) -> tuple[int, ObjectMeta, int, int]:
+        fd, st, meta = self._open_object(path, opts.conditions, "get_stream")
+        try:
+            if opts.range is None:
+                return fd, meta, 0, st.st_size
+            start, end = opts.range.resolve(st.st_size, path=path, provider="local")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, meta, start, end
 
     async def _open_stream(
         self, path: str, opts: GetOptions, chunk_size: int
     ) -> tuple[ObjectMeta, AsyncIterator[bytes]]:
-        fd, st, meta = await self._run(self._open_checked, path, opts)
+        fd, meta, start, end = await run_blocking(self._open_stream_sync, path, opts)
         try:
-            if opts.range is None:
-                start, end = 0, st.st_size
-            else:
-                start, end = opts.range.resolve(st.st_size, path=path, provider="local")
-            # aiofiles reads the descriptor we opened, so the stream stays pinned to that file
-            # even if the object is replaced meanwhile.
-            f = await aiofiles.open(fd, "rb", closefd=True)
+            return meta, _ChunkReader(fd, start, end, chunk_size, path)
         except BaseException:
             os.close(fd)
             raise
 
-        async def chunks() -> AsyncIterator[bytes]:
-            try:
-                await f.seek(start)
-                remaining = end - start
-                while remaining > 0:
-                    block = await f.read(min(chunk_size, remaining))
-                    if not block:
-                        raise ObjectStoreError(
-                            f"object {path!r} was truncated while being read", path=path, provider="local"
-                        )
-                    remaining -= len(block)
-                    yield block
-            finally:
-                await f.close()
-
-        return meta, chunks()
-
     def _head_sync(self, path: str) -> ObjectMeta:
-        full = self._resolve(path)
-        st = self._stat_object(full, path)
-        if st is None:
+        segments = self._segments(path)
+        with _MapErrors(path, "head"):
+            fds = self._parents(segments, create=False)
+            try:
+                st = _lstat(segments[-1], fds[-1])
+            finally:
+                close_all(fds)
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            raise _symlink(path, path)
+        if st is None or not stat.S_ISREG(st.st_mode):
             raise NotFoundError(f"object {path!r} not found", path=path, provider="local")
         return _meta(path, st)
 
     async def _head(self, path: str, version: str | None) -> ObjectMeta:
-        return await self._run(self._head_sync, path)
+        return await run_blocking(self._head_sync, path)
 
     def _get_tags_sync(self, path: str) -> dict[str, str]:
         meta = self._head_sync(path)
-        sidecar = self._read_sidecar(path, meta.etag or "")
-        return sidecar[1] if sidecar else {}
+        entry = self._entry_for(path, meta.etag or "")
+        return dict(entry.get("tags") or {}) if entry else {}
 
     async def _get_tags(self, path: str) -> dict[str, str]:
-        return await self._run(self._get_tags_sync, path)
+        return await run_blocking(self._get_tags_sync, path)
 
-    def _scan(self, rel: str) -> list[tuple[str, str, ObjectMeta | None]]:
+    # ------------------------------------------------------------------------------ listing
+
+    def _scan(self, rel: str, offset: str | None) -> deque[tuple[str, str, ObjectMeta | None]]:
         """One directory, sorted so that a depth-first walk yields full paths in code-point order.
 
         Directories sort by ``name + "/"``: every child of ``a`` starts with ``a/``, and a sibling
         compares with ``a/`` exactly as it compares with each child (``a-c`` < ``a/b``).
-        Symlinks are skipped: a listing never leads outside the root.
+        Symlinks and other non-regular files are skipped: a listing never leads outside the root.
         """
-        directory = os.path.join(self._root, *rel.split("/")) if rel else self._root
         out: list[tuple[str, str, ObjectMeta | None]] = []
-        try:
-            it = os.scandir(directory)
-        except (FileNotFoundError, NotADirectoryError):
-            return out
-        with it:
-            for entry in it:
-                name = entry.name
-                if not rel and name == _RESERVED:
-                    continue
-                location = f"{rel}/{name}" if rel else name
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        out.append((name + "/", location, None))
-                    elif entry.is_file(follow_symlinks=False):
-                        out.append((name, location, _meta(location, entry.stat(follow_symlinks=False))))
-                except FileNotFoundError:
-                    continue  # removed while we were scanning
+        with _MapErrors(rel, "list"):
+            try:
+                fds = open_dirs(self._root, rel.split("/") if rel else [], flags=LIST_FLAGS)
+            except WalkError as e:
+                if e.kind == "symlink":
+                    raise
+                return deque()
+            try:
+                with os.scandir(fds[-1]) as it:
+                    for entry in it:
+                        name = entry.name
+                        if not rel and name == _RESERVED:
+                            continue
+                        location = f"{rel}/{name}" if rel else name
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                out.append((name + "/", location, None))
+                            elif entry.is_file(follow_symlinks=False):
+                                if offset is not None and location <= offset:
+                                    continue  # never listed: spare the stat
+                                out.append((name, location, _meta(location, entry.stat(follow_symlinks=False))))
+                        except FileNotFoundError:
+                            continue  # removed while we were scanning
+            finally:
+                close_all(fds)
         out.sort(key=lambda e: e[0])
-        return out
+        return deque(out)
 
-    async def _walk(self, rel: str, offset: str | None) -> AsyncIterator[ObjectMeta]:
-        for _, location, meta in await self._run(self._scan, rel):
-            if meta is None:
-                lead = location + "/"
-                if offset is not None and lead < offset and not offset.startswith(lead):
-                    continue  # the whole subtree sorts before the offset
-                async for child in self._walk(location, offset):
-                    yield child
-            elif offset is None or location > offset:
-                yield meta
+    def _list_batch(
+        self, stack: list[deque[tuple[str, str, ObjectMeta | None]]], offset: str | None
+    ) -> list[ObjectMeta]:
+        """The next objects of a depth-first walk (several directories per worker hop).
+
+        ``stack`` holds the not-yet-visited entries of each directory on the current branch, so
+        memory is bounded by depth x directory width, never by the size of the tree.
+        """
+        out: list[ObjectMeta] = []
+        while stack and len(out) < _LIST_BATCH:
+            top = stack[-1]
+            if not top:
+                stack.pop()
+                continue
+            _, location, meta = top.popleft()
+            if meta is not None:
+                out.append(meta)
+                continue
+            lead = location + "/"
+            if offset is not None and lead < offset and not offset.startswith(lead):
+                continue  # the whole subtree sorts before the offset
+            stack.append(self._scan(location, offset))
+        return out
 
     async def _list(self, prefix: str, offset: str | None) -> AsyncIterator[ObjectMeta]:
         if prefix:
-            self._resolve(prefix)  # refuses the reserved segment and symlink escapes
-        async for meta in self._walk(prefix, offset):
-            yield meta
+            self._segments(prefix)
+        stack = [await run_blocking(self._scan, prefix, offset)]
+        while stack:
+            for meta in await run_blocking(self._list_batch, stack, offset):
+                yield meta
+
+    def _has_object(self, parent: int, name: str) -> bool:
+        """Whether the directory ``name`` holds an object at any depth (stops at the first)."""
+        try:
+            fd = os.open(name, LIST_FLAGS, dir_fd=parent)
+        except OSError:
+            return False
+        try:
+            subdirs = []
+            with os.scandir(fd) as it:
+                for entry in it:
+                    if entry.is_file(follow_symlinks=False):
+                        return True
+                    if entry.is_dir(follow_symlinks=False):
+                        subdirs.append(entry.name)
+            return any(self._has_object(fd, sub) for sub in subdirs)
+        finally:
+            os.close(fd)
+
+    def _list_level(self, prefix: str) -> ListResult:
+        objects: list[ObjectMeta] = []
+        prefixes: list[str] = []
+        with _MapErrors(prefix, "list_with_delimiter"):
+            try:
+                fds = open_dirs(self._root, prefix.split("/") if prefix else [], flags=LIST_FLAGS)
+            except WalkError as e:
+                if e.kind == "symlink":
+                    raise
+                return ListResult([], [])
+            try:
+                for _, location, meta in self._scan(prefix, None):
+                    if meta is not None:
+                        objects.append(meta)
+                    elif self._has_object(fds[-1], location.rpartition("/")[2]):
+                        prefixes.append(location)  # an empty directory is no prefix of any object
+            finally:
+                close_all(fds)
+        return ListResult(objects, prefixes)
 
     async def _list_with_delimiter(self, prefix: str) -> ListResult:
         if prefix:
-            self._resolve(prefix)
-        objects: list[ObjectMeta] = []
-        prefixes: list[str] = []
-        for _, location, meta in await self._run(self._scan, prefix):
-            if meta is None:
-                prefixes.append(location)
-            else:
-                objects.append(meta)
-        return ListResult(objects, prefixes)
-
-
-_RENAME_EXCHANGE = 2  # renameat2(2) flag, Linux >= 3.15
-_AT_FDCWD = -100
-_renameat2: Any = None  # resolved on first use; False once known to be unavailable
-
-
-def _exchange(a: str, b: str) -> bool:
-    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
-    global _renameat2
-    if _renameat2 is None:
-        try:
-            import ctypes
-
-            fn = ctypes.CDLL(None, use_errno=True).renameat2
-            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-            fn.restype = ctypes.c_int
-            _renameat2 = fn
-        except (OSError, AttributeError):
-            _renameat2 = False
-    if _renameat2 is False:
-        return False
-    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    import ctypes
-
-    code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-        _renameat2 = False  # this kernel/filesystem cannot exchange: use os.replace from now on
-    return False
-
-
-def _unlink_quietly(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+            self._segments(prefix)
+        return await run_blocking(self._list_level, prefix)
