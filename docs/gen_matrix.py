@@ -43,7 +43,8 @@ NOTES = {
     "s3": "s3: versions and version CAS need bucket versioning, which the class cannot know without I/O; "
     "conditional writes need a server that honours `If-None-Match`/`If-Match` on PUT "
     "(AWS since 2024, MinIO, moto).",
-    "azure": "azure: blob versions depend on the storage account's settings.",
+    "azure": "azure: shown for a store with an account key; one built on a SAS token cannot mint SAS URLs "
+    "(`sign` false). Blob versions depend on the storage account's settings.",
     "gcs": "gcs: `version=` means a generation; older generations exist only in a bucket with versioning.",
 }
 
