@@ -440,6 +440,52 @@ async def test_counter_4_processes_x_25_increments_on_local(tmp_path: Path) -> N
         assert await OptimisticCounter(store, "counter").value() == 100
 
 
+LOCK_WORKER = """
+import asyncio, os, sys
+import objectstorex as osx
+from objectstorex.patterns import DistributedLock
+
+async def main():
+    marker = os.path.join(sys.argv[2], "inside")
+    async with osx.LocalStore(sys.argv[1]) as store:
+        for _ in range(5):
+            lock = DistributedLock(store, "lock", ttl=60)
+            await lock.acquire_with_retry(max_retries=10_000, initial_delay=0.002, max_delay=0.05)
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL)  # fails if another process is inside
+            print(lock.token, flush=True)
+            await asyncio.sleep(0.005)
+            os.close(fd)
+            os.unlink(marker)
+            assert await lock.release()
+
+asyncio.run(main())
+"""
+
+
+async def test_lock_mutual_exclusion_across_4_processes_on_local(tmp_path: Path) -> None:
+    root, scratch = tmp_path / "shared", tmp_path / "scratch"
+    scratch.mkdir()
+
+    def run() -> list[int]:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", textwrap.dedent(LOCK_WORKER), str(root), str(scratch)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(4)
+        ]
+        tokens = []
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err.decode()
+            tokens += [int(line) for line in out.split()]
+        return tokens
+
+    tokens = await asyncio.to_thread(run)
+    assert sorted(tokens) == list(range(1, 21))  # 20 acquisitions, each token exactly once
+
+
 # ------------------------------------------------------------------------------------- cache
 
 
