@@ -527,7 +527,7 @@ async def test_cache_modified_since_revalidates_by_date_once_the_second_is_over(
 
     monkeypatch.setattr(http_cache, "_SAME_SECOND_ALLOWANCE", timedelta(0))  # one clock here
     counting = CountingStore(store)
-    cache = HTTPCache(counting, validate="modified_since")  # type: ignore[arg-type]
+    cache = HTTPCache(counting, validate="modified_since")
     await store.put(key, b"v1")
     assert await cache.get(key) == (b"v1", "miss")
     assert await cache.get(key) == (b"v1", "hit")  # within v1's second: checked by ETag
