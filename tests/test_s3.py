@@ -13,7 +13,7 @@ import pytest
 
 import objectstorex as osx
 from objectstorex.backends import s3 as s3_backend
-from tests.emulators.s3 import KEYS, create_bucket, make_store
+from tests.emulators.s3 import KEYS, boto_client, create_bucket, make_store
 
 MIB = 1024 * 1024
 
@@ -31,9 +31,9 @@ async def store(moto_endpoint: str, bucket: str) -> AsyncIterator[osx.BaseStore]
         yield s
 
 
-async def open_uploads(store: osx.BaseStore) -> list[Any]:
-    client = store._client  # type: ignore[attr-defined]
-    resp = await client.list_multipart_uploads(Bucket=store._bucket)  # type: ignore[attr-defined]
+async def open_uploads(endpoint: str, bucket: str) -> list[Any]:
+    async with boto_client(endpoint) as client:
+        resp = await client.list_multipart_uploads(Bucket=bucket)
     return list(resp.get("Uploads", []))
 
 
@@ -54,12 +54,12 @@ async def test_versions_round_trip_and_version_cas(store: osx.BaseStore) -> None
     assert await store.get("v") == b"three"
 
 
-async def test_multipart_parts_concurrent_and_in_order(store: osx.BaseStore) -> None:
+async def test_multipart_parts_concurrent_and_in_order(store: osx.BaseStore, moto_endpoint: str, bucket: str) -> None:
     blocks = [bytes([i]) * MIB for i in range(12)]
     await store.put_stream("mp", blocks, part_size=5 * MIB, max_concurrency=3)
     data = await store.get("mp")
     assert data == b"".join(blocks)
-    assert await open_uploads(store) == []
+    assert await open_uploads(moto_endpoint, bucket) == []
 
 
 async def test_part_size_below_minimum_is_raised_not_refused(store: osx.BaseStore) -> None:
@@ -68,7 +68,7 @@ async def test_part_size_below_minimum_is_raised_not_refused(store: osx.BaseStor
     assert (await store.head("small-parts")).size == 7 * MIB
 
 
-async def test_multipart_aborted_on_error(store: osx.BaseStore) -> None:
+async def test_multipart_aborted_on_error(store: osx.BaseStore, moto_endpoint: str, bucket: str) -> None:
     async def failing() -> AsyncIterator[bytes]:
         for _ in range(6):
             yield b"z" * MIB
@@ -76,12 +76,12 @@ async def test_multipart_aborted_on_error(store: osx.BaseStore) -> None:
 
     with pytest.raises(RuntimeError, match="source broke"):
         await store.put_stream("broken", failing(), part_size=5 * MIB)
-    assert await open_uploads(store) == []
+    assert await open_uploads(moto_endpoint, bucket) == []
     with pytest.raises(osx.NotFoundError):
         await store.head("broken")
 
 
-async def test_multipart_aborted_on_cancellation(store: osx.BaseStore) -> None:
+async def test_multipart_aborted_on_cancellation(store: osx.BaseStore, moto_endpoint: str, bucket: str) -> None:
     started = asyncio.Event()
 
     async def stalled() -> AsyncIterator[bytes]:
@@ -97,26 +97,23 @@ async def test_multipart_aborted_on_cancellation(store: osx.BaseStore) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await open_uploads(store) == []
+    assert await open_uploads(moto_endpoint, bucket) == []
 
 
-async def test_copy_if_not_exists_uses_conditional_multipart(store: osx.BaseStore, moto_endpoint: str) -> None:
+async def test_copy_if_not_exists_uses_conditional_multipart(
+    store: osx.BaseStore, moto_endpoint: str, bucket: str
+) -> None:
     await store.put("src", b"payload", content_type="text/plain", tags={"k": "v"})
     await store.put("dst", b"existing")
     # moto ignores If-None-Match on CopyObject, which is why the adapter does not rely on it:
-    client = store._client  # type: ignore[attr-defined]
-    await client.copy_object(
-        Bucket=store._bucket,  # type: ignore[attr-defined]
-        Key="dst",
-        CopySource={"Bucket": store._bucket, "Key": "src"},  # type: ignore[attr-defined]
-        IfNoneMatch="*",
-    )
+    async with boto_client(moto_endpoint) as client:
+        await client.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"}, IfNoneMatch="*")
     assert await store.get("dst") == b"payload"  # overwritten despite the condition
     await store.put("dst", b"existing")
     with pytest.raises(osx.AlreadyExistsError):
         await store.copy_if_not_exists("src", "dst")
     assert await store.get("dst") == b"existing"
-    assert await open_uploads(store) == []
+    assert await open_uploads(moto_endpoint, bucket) == []
     await store.copy_if_not_exists("src", "fresh")
     copied = await store.get_object("fresh")
     assert copied.data == b"payload"

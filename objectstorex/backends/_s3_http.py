@@ -217,9 +217,7 @@ class S3Wire:
             S3HttpError: an error answer.
             aiohttp.ClientError, TimeoutError: the request failed in transit.
         """
-        response = await self.open(
-            method, key, query=query, headers=headers, body=body, payload_sha256=payload_sha256
-        )
+        response = await self.open(method, key, query=query, headers=headers, body=body, payload_sha256=payload_sha256)
         try:
             data = await response.read()
         finally:
@@ -355,7 +353,8 @@ def parse_delete_errors(body: bytes) -> list[tuple[str, str]]:
 def delete_xml(keys: Iterable[str]) -> bytes:
     """The body of a quiet DeleteObjects request."""
     items = "".join(f"<Object><Key>{escape(k)}</Key></Object>" for k in keys)
-    return f'<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="{_NS[1:-1]}"><Quiet>true</Quiet>{items}</Delete>'.encode()
+    head = f'<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="{_NS[1:-1]}"><Quiet>true</Quiet>'
+    return f"{head}{items}</Delete>".encode()
 
 
 def complete_xml(parts: Iterable[tuple[int, str]]) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -32,6 +33,17 @@ def encode_query(params: Mapping[str, str]) -> str:
     """The canonical (sorted, fully encoded) query string; also what is sent on the wire."""
     pairs = sorted((quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in params.items())
     return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+_clock: list[object] = [None, ""]  # (whole second, its amz-date): strftime costs µs per request
+
+
+def _amz_date_now() -> str:
+    second = int(time.time())
+    if _clock[0] != second:
+        _clock[0] = second
+        _clock[1] = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
+    return str(_clock[1])
 
 
 @lru_cache(maxsize=64)
@@ -73,8 +85,7 @@ def sign_headers(
         service: signing service.
         now: signing time (default: now).
     """
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
+    amz_date = _amz_date_now() if now is None else now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     day = amz_date[:8]
     out = dict(headers)
     out["X-Amz-Date"] = amz_date

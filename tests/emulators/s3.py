@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,10 +35,9 @@ def moto_endpoint() -> Iterator[str]:
         yield endpoint
 
 
-async def create_bucket(endpoint: str, bucket: str, *, versioned: bool = False) -> None:
-    """A fresh bucket per test keeps moto fast. The conformance store's bucket is unversioned:
-    moto keeps listing a "directory" whose objects are all deleted when the bucket is versioned
-    (delete markers count); versions are tested in tests/test_s3.py on a versioned bucket."""
+@contextlib.asynccontextmanager
+async def boto_client(endpoint: str) -> AsyncIterator[Any]:
+    """An aiobotocore client on the test server, to set up and inspect state independently."""
     from aiobotocore.session import get_session
 
     async with get_session().create_client(
@@ -46,6 +47,14 @@ async def create_bucket(endpoint: str, bucket: str, *, versioned: bool = False) 
         aws_access_key_id=KEYS["access_key_id"],
         aws_secret_access_key=KEYS["secret_access_key"],
     ) as client:
+        yield client
+
+
+async def create_bucket(endpoint: str, bucket: str, *, versioned: bool = False) -> None:
+    """A fresh bucket per test keeps moto fast. The conformance store's bucket is unversioned:
+    moto keeps listing a "directory" whose objects are all deleted when the bucket is versioned
+    (delete markers count); versions are tested in tests/test_s3.py on a versioned bucket."""
+    async with boto_client(endpoint) as client:
         await client.create_bucket(Bucket=bucket)
         if versioned:
             await client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -65,16 +74,8 @@ async def s3_store(moto_endpoint: str) -> AsyncIterator[osx.BaseStore]:
 
 async def _probe(endpoint: str) -> frozenset[str]:
     """Send requests moto must reject, and record which ones it silently accepts."""
-    from aiobotocore.session import get_session
-
     quirks = set()
-    async with get_session().create_client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id=KEYS["access_key_id"],
-        aws_secret_access_key=KEYS["secret_access_key"],
-    ) as client:
+    async with boto_client(endpoint) as client:
         key = f"probe/{uuid.uuid4().hex}"
         await client.put_object(Bucket=BUCKET, Key=key, Body=b"x")
         upload = await client.create_multipart_upload(Bucket=BUCKET, Key=key)
