@@ -208,7 +208,6 @@ class DistributedLock:
         self.holder = uuid.uuid4().hex
         self._state: UpdateVersion | None = None  # the state of our record while we hold it
         self._token: int | None = None
-        self._acquired_at: datetime | None = None
 
     def __repr__(self) -> str:
         return f"DistributedLock(key={self.key!r}, holder={self.holder!r}, held={self.held}, token={self._token})"
@@ -245,20 +244,24 @@ class DistributedLock:
     def _take(self, token: int, state: UpdateVersion | PutResult, at: datetime) -> LockInfo:
         self._state = state if isinstance(state, UpdateVersion) else UpdateVersion.of(state)
         self._token = token
-        self._acquired_at = at
         return LockInfo(self.key, self.holder, token, at, self.ttl, dict(self.metadata))
 
-    async def _write(self, token: int, at: datetime, mode: PutMode) -> LockInfo | None:
-        """Write our record with ``mode``; the new LockInfo, or None when a contender won."""
+    async def _write(self, token: int, at: datetime, mode: PutMode) -> tuple[LockInfo | None, _Record | None]:
+        """Write our record with ``mode``.
+
+        Returns:
+            ``(info, None)`` when it was written, else ``(None, the record found instead)``.
+        """
         body = _encode(self.holder, token, at, self.ttl, self.metadata)
         try:
             result = await self.store.put(self.key, body, mode=mode)
         except (AlreadyExistsError, PreconditionError):
             latest = await self._read()
-            if latest is not None and self._mine(latest, token, at):
-                return self._take(token, latest.state, at)  # our write landed; its retry lost
-            return None
-        return self._take(token, result, at)
+            if self._mine(latest, token, at):
+                assert latest is not None
+                return self._take(token, latest.state, at), None  # our write landed; its retry lost
+            return None, latest
+        return self._take(token, result, at), None
 
     # ------------------------------------------------------------------------------ public API
 
@@ -280,14 +283,13 @@ class DistributedLock:
             if current is not None and current.live(now):
                 raise LockedError(current.info(self.key))
             if current is None:
-                taken = await self._write(1, now, "create")
+                taken, latest = await self._write(1, now, "create")
             else:
                 # Released or stale: take it over by CAS on exactly the record we judged, never
                 # delete-then-create (two contenders could both "win" that way).
-                taken = await self._write(current.token + 1, now, current.state)
+                taken, latest = await self._write(current.token + 1, now, current.state)
             if taken is not None:
                 return taken
-            latest = await self._read()
             if latest is not None and latest.live(datetime.now(UTC)):
                 raise LockedError(latest.info(self.key))
             # The winner already released (or its lease is over): try again.
@@ -375,12 +377,10 @@ class DistributedLock:
         if self._state is None or self._token is None:
             current = await self._read()
             raise LockNotHeldError(self.key, current.info(self.key) if current and current.holder else None)
-        token = self._token
-        taken = await self._write(token, datetime.now(UTC), self._state)
+        taken, current = await self._write(self._token, datetime.now(UTC), self._state)
         if taken is not None:
             return taken
         self._state = None
-        current = await self._read()
         raise LockNotHeldError(self.key, current.info(self.key) if current and current.holder else None)
 
     async def __aenter__(self) -> Self:
