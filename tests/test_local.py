@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -270,3 +273,171 @@ async def test_create_has_exactly_one_winner_across_processes(tmp_path: Path) ->
     osx.LocalStore(root)
     wins = await asyncio.to_thread(_run_workers, root, CREATE_WORKER, 4)
     assert sum(int(w) for w in wins) == 20
+
+
+# ------------------------------------------------------------------------------------------
+# Path safety beyond escapes: no symlink below the root is followed, even one pointing inside.
+
+
+async def test_symlink_inside_the_root_is_not_followed(store: osx.LocalStore) -> None:
+    await store.put("real/obj", b"data")
+    os.symlink(Path(store.root) / "real", Path(store.root) / "alias")
+    os.symlink(Path(store.root) / ".objectstorex", Path(store.root) / "sneaky")
+    for path in ("alias/obj", "sneaky/locks/00.lock"):
+        with pytest.raises(osx.PermissionDeniedError, match="symlink"):
+            await store.get(path)
+    with pytest.raises(osx.PermissionDeniedError):
+        await store.put("sneaky/attrs/x", b"x")
+    with pytest.raises(osx.PermissionDeniedError):
+        [m async for m in store.list("alias")]
+    assert [m.location async for m in store.list()] == ["real/obj"]
+
+
+async def test_a_symlink_object_is_never_replaced_or_deleted(store: osx.LocalStore, tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.write_bytes(b"keep")
+    os.symlink(target, Path(store.root) / "link")
+    with pytest.raises(osx.PermissionDeniedError):
+        await store.put("link", b"new")
+    with pytest.raises(osx.PermissionDeniedError):
+        await store.delete("link")
+    with pytest.raises(osx.PermissionDeniedError):
+        await store.head("link")
+    assert target.read_bytes() == b"keep"
+    assert (Path(store.root) / "link").is_symlink()
+
+
+async def test_a_fifo_is_not_an_object_and_never_hangs(store: osx.LocalStore) -> None:
+    os.mkfifo(Path(store.root) / "fifo")
+    with pytest.raises(osx.NotFoundError):
+        await asyncio.wait_for(store.get("fifo"), 5)
+    with pytest.raises(osx.PermissionDeniedError):
+        await store.put("fifo", b"x")
+    assert [m async for m in store.list()] == []
+
+
+async def test_copy_and_rename_into_an_object_conflict(store: osx.LocalStore) -> None:
+    await store.put("a", b"1")
+    await store.put("src", b"2", content_type="text/plain")
+    for op in (store.copy, store.rename, store.copy_if_not_exists, store.rename_if_not_exists):
+        with pytest.raises(osx.InvalidPathError, match="'a' is an object"):
+            await op("src", "a/b")
+    assert await store.get("src") == b"2"
+    assert (await store.get_object("src")).attributes.content_type == "text/plain"
+    assert [m.location async for m in store.list()] == ["a", "src"]
+
+
+async def test_empty_directories_are_neither_objects_nor_prefixes(store: osx.LocalStore) -> None:
+    (Path(store.root) / "empty" / "deeper").mkdir(parents=True)
+    await store.put("full/x", b"1")
+    listing = await store.list_with_delimiter()
+    assert listing.common_prefixes == ["full"]
+    assert [m.location async for m in store.list()] == ["full/x"]
+    with pytest.raises(osx.NotFoundError):
+        await store.head("empty")
+
+
+# ------------------------------------------------------------------------------------------
+# Attributes: sidecars never collide, and always belong to the data they are read with.
+
+
+async def test_sidecars_of_colliding_names_and_long_names(store: osx.LocalStore) -> None:
+    long = "n" * 255  # the longest name ext4 allows: a "<name>.json" sidecar could not exist
+    for path, ctype in (("x", "text/x"), ("x.json/y", "text/y"), (long, "text/long")):
+        await store.put(path, b"1", content_type=ctype, tags={"p": path[:10]})
+    for path, ctype in (("x", "text/x"), ("x.json/y", "text/y"), (long, "text/long")):
+        assert (await store.get_object(path)).attributes.content_type == ctype
+        assert await store.get_tags(path) == {"p": path[:10]}
+
+
+async def test_failed_move_keeps_old_data_and_its_attributes(
+    store: osx.LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.put("doc", b"old", content_type="text/old", metadata={"v": "1"})
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    # The new attributes are staged, then the move fails: as a crash between the two would.
+    monkeypatch.setattr(store, "_move", disk_full)
+    with pytest.raises(osx.ObjectStoreError, match="No space"):
+        await store.put("doc", b"new", content_type="text/new")
+    monkeypatch.undo()
+    got = await store.get_object("doc")
+    assert got.data == b"old"
+    assert got.attributes.content_type == "text/old"
+    assert dict(got.attributes.metadata) == {"v": "1"}
+    assert temp_files(store) == []
+
+
+async def test_overwrite_without_attributes_drops_them(store: osx.LocalStore) -> None:
+    await store.put("doc", b"1", content_type="text/plain", tags={"a": "b"})
+    await store.put("doc", b"2")
+    assert (await store.get_object("doc")).attributes == osx.Attributes()
+    assert await store.get_tags("doc") == {}
+    await store.delete("doc")
+    assert not any(files for _, _, files in os.walk(Path(store.root) / ".objectstorex" / "attrs"))
+
+
+async def test_rename_is_a_write_with_a_new_etag_everywhere_the_same(store: osx.LocalStore) -> None:
+    first = await store.put("a", b"1", content_type="text/plain")
+    await store.put("b", b"0")
+    await store.rename("a", "b")
+    head = await store.head("b")
+    assert head.etag != first.etag
+    got = await store.get_object("b")
+    assert got.meta.etag == head.etag
+    assert got.attributes.content_type == "text/plain"
+    assert [m.etag async for m in store.list()] == [head.etag]
+    with pytest.raises(osx.PreconditionError):
+        await store.put("b", b"x", mode=osx.UpdateVersion(etag=first.etag))
+    await store.put("b", b"x", mode=osx.UpdateVersion.of(head))
+
+
+# ------------------------------------------------------------------------------------------
+# Resources and robustness.
+
+
+async def test_a_stream_opened_but_never_read_releases_its_file(store: osx.LocalStore) -> None:
+    await store.put("k", b"x" * 1000)
+    before = len(os.listdir("/proc/self/fd"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(20):
+            stream = store.get_stream("k")
+            await stream.open()
+            await stream.aclose()
+        async with store.get_stream("k", chunk_size=10) as stream:
+            assert await stream.__anext__() == b"x" * 10
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []  # closed, not collected
+    assert len(os.listdir("/proc/self/fd")) <= before
+
+
+async def test_store_recovers_when_its_private_directory_is_removed(store: osx.LocalStore) -> None:
+    await store.put("k", b"1")
+    shutil.rmtree(Path(store.root) / ".objectstorex")
+    await store.put("k", b"2", content_type="text/plain")
+    assert (await store.get_object("k")).attributes.content_type == "text/plain"
+    assert [m.location async for m in store.list()] == ["k"]
+
+
+async def test_bad_options_are_invalid_config(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(osx.InvalidConfigError, match="fsync"):
+        osx.LocalStore(tmp_path / "d", fsync="yes")  # type: ignore[arg-type]
+    with pytest.raises(osx.InvalidConfigError, match="path"):
+        osx.LocalStore(tmp_path / "missing", create=False)
+    with pytest.raises(osx.InvalidConfigError, match="path"):
+        osx.LocalStore(tmp_path / "file")
+    with pytest.raises(osx.InvalidConfigError, match="fsynk"):
+        osx.new("local", path=str(tmp_path / "d"), fsynk=True)
+
+
+async def test_fsync_store_creates_nested_directories(tmp_path: Path) -> None:
+    async with osx.LocalStore(tmp_path / "d", fsync=True) as store:
+        await store.put("a/b/c/d", b"v", content_type="text/plain")
+        await store.rename("a/b/c/d", "e/f")
+        await store.copy("e/f", "g/h/i")
+        assert await store.get("g/h/i") == b"v"
+        assert [m.location async for m in store.list()] == ["e/f", "g/h/i"]

@@ -81,7 +81,8 @@ _STRIPES = 64
 _STALE_TEMP_SECONDS = 3600
 _COPY_BUFFER = 1024 * 1024
 _LIST_BATCH = 1000
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)  # NONBLOCK: a FIFO never hangs
+_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC  # NONBLOCK: a FIFO never hangs
 _NO_ATTRIBUTES = Attributes()
 _NO_CONDITIONS = GetConditions()
 _TRANSIENT = frozenset((errno.EAGAIN, errno.EINTR, errno.EBUSY, errno.EMFILE, errno.ENFILE, errno.ETIMEDOUT))
@@ -383,7 +384,12 @@ class LocalStore(BaseStore):
         fds: list[int] = []
         try:
             for s in stripes:
-                fd = os.open(f"{self._locks}/{s:02d}.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+                lock_path = f"{self._locks}/{s:02d}.lock"
+                try:
+                    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | _CLOEXEC, 0o644)
+                except FileNotFoundError:
+                    self._restore_private_dirs()
+                    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | _CLOEXEC, 0o644)
                 fds.append(fd)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -434,7 +440,15 @@ class LocalStore(BaseStore):
 
     def _new_temp(self, path: str) -> TempFile:
         with _MapErrors(path, "write", write=True):
-            return TempFile(self._tmp)
+            try:
+                return TempFile(self._tmp)
+            except FileNotFoundError:
+                self._restore_private_dirs()  # someone removed .objectstorex: recreate, don't fail
+                return TempFile(self._tmp)
+
+    def _restore_private_dirs(self) -> None:
+        for d in (self._tmp, self._locks, self._attrs):
+            os.makedirs(d, exist_ok=True)
 
     def _commit(
         self, path: str, temp: TempFile, mode: PutMode, entry: Entry | None, *, must_not_exist: bool = False
