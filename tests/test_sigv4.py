@@ -26,6 +26,20 @@ CASES = [
     ("POST", "bucket", "", {"delete": ""}, {"Content-MD5": "abc=="}, b"<Delete/>"),
     ("DELETE", "bucket", "k", {}, {"If-Match": '"etag"'}, b""),
     ("PUT", "bucket", "streamed", {}, {}, None),  # unsigned payload
+    ("POST", "bucket", "big file.bin", {"uploads": ""}, {"x-amz-tagging": "a=1&b=c%20d"}, b""),
+    ("POST", "bucket", "big file.bin", {"uploadId": "abc~def"}, {"If-None-Match": "*"}, b"<Complete/>"),
+    (
+        "PUT",
+        "bucket",
+        "dst",
+        {"partNumber": "10", "uploadId": "u"},
+        {"x-amz-copy-source": "/bucket/src%20key", "x-amz-copy-source-range": "bytes=0-5242879"},
+        b"",
+    ),
+    ("GET", "bucket", "", {"list-type": "2", "encoding-type": "url", "start-after": "a/é", "delimiter": "/"}, {}, b""),
+    ("GET", "bucket", "k", {"versionId": "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo"}, {}, b""),
+    ("GET", "bucket", "k", {"tagging": ""}, {}, b""),
+    ("PUT", "bucket", "m", {}, {"x-amz-meta-name": "=?UTF-8?B?w6k=?=", "Cache-Control": "no-cache"}, b"\x00\xff"),
 ]
 
 

@@ -256,13 +256,17 @@ def _parse_time(text: str | None) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
-def parse_list(body: bytes, *, url_encoded: bool) -> ListPage:
-    """Parse a ListObjectsV2 answer (``encoding-type=url`` keys are decoded like botocore does)."""
+def parse_list(body: bytes) -> ListPage:
+    """Parse a ListObjectsV2 answer.
+
+    Keys are URL-decoded (as botocore does) only when the answer says ``<EncodingType>url``:
+    some S3-compatible servers accept ``encoding-type=url`` and send raw keys anyway.
+    """
     root = ElementTree.fromstring(body)
-    decode = unquote_plus if url_encoded else (lambda s: s)
-    objects: list[ListedObject] = []
-    prefixes: list[str] = []
+    objects: list[tuple[str, int, str | None, str | None]] = []
+    raw_prefixes: list[str] = []
     truncated = False
+    url_encoded = False
     token: str | None = None
     for child in root:
         tag = _strip(child.tag)
@@ -274,23 +278,30 @@ def parse_list(body: bytes, *, url_encoded: bool) -> ListPage:
             for field in child:
                 name = _strip(field.tag)
                 if name == "Key":
-                    key = decode(field.text or "")
+                    key = field.text or ""
                 elif name == "Size":
                     size = int(field.text or 0)
                 elif name == "LastModified":
                     modified = field.text
                 elif name == "ETag":
                     etag = field.text
-            objects.append(ListedObject(key, size, _parse_time(modified), etag))
+            objects.append((key, size, modified, etag))
         elif tag == "CommonPrefixes":
             for field in child:
                 if _strip(field.tag) == "Prefix":
-                    prefixes.append(decode(field.text or ""))
+                    raw_prefixes.append(field.text or "")
         elif tag == "IsTruncated":
             truncated = (child.text or "").strip().lower() == "true"
         elif tag == "NextContinuationToken":
             token = child.text
-    return ListPage(objects, prefixes, token if truncated else None)
+        elif tag == "EncodingType":
+            url_encoded = (child.text or "").strip().lower() == "url"
+    decode = unquote_plus if url_encoded else str
+    return ListPage(
+        [ListedObject(decode(k), size, _parse_time(m), e) for k, size, m, e in objects],
+        [decode(p) for p in raw_prefixes],
+        token if truncated else None,
+    )
 
 
 def parse_tags(body: bytes) -> dict[str, str]:

@@ -1175,7 +1175,7 @@ class S3Store(BaseStore):
         while True:
             r = await self._send(prefix or None, "list", "GET", None, query=query)
             with self._map_errors(prefix or None, "list"):
-                page = parse_list(r.body, url_encoded=True)
+                page = parse_list(r.body)
             yield page
             if page.next_token is None:
                 return

