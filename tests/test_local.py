@@ -441,3 +441,17 @@ async def test_fsync_store_creates_nested_directories(tmp_path: Path) -> None:
         await store.copy("e/f", "g/h/i")
         assert await store.get("g/h/i") == b"v"
         assert [m.location async for m in store.list()] == ["e/f", "g/h/i"]
+
+
+async def test_writes_survive_concurrent_pruning_of_their_directory(store: osx.LocalStore) -> None:
+    # Each delete empties a/b/c and prunes it while other writes are landing in it: a writer
+    # whose directory vanished between its walk and its move must walk again, never fail.
+    async def churn(i: int) -> None:
+        for j in range(30):
+            await store.put(f"a/b/c/k{i}", b"%d" % j)
+            await store.delete(f"a/b/c/k{i}")
+
+    await asyncio.gather(*(churn(i) for i in range(8)))
+    assert [m async for m in store.list()] == []
+    assert not (Path(store.root) / "a").exists()
+    assert temp_files(store) == []

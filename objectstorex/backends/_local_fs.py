@@ -71,6 +71,30 @@ def _kind(name: str, dir_fd: int) -> Literal["missing", "symlink", "file"]:
     return "symlink" if stat.S_ISLNK(st.st_mode) else "file"
 
 
+def _open_dir(parent: int, seg: str, prefix: Sequence[str], create: bool, flags: int, on_create: Any) -> int:
+    for _ in range(8):
+        try:
+            return os.open(seg, flags, dir_fd=parent)
+        except FileNotFoundError:
+            if not create:
+                raise WalkError("missing", "/".join(prefix)) from None
+        except OSError as e:
+            if e.errno not in (errno.ENOTDIR, errno.ELOOP):
+                raise
+            kind = _kind(seg, parent)
+            if kind == "missing":
+                continue  # replaced meanwhile: look again
+            raise WalkError(kind, "/".join(prefix)) from None
+        try:
+            os.mkdir(seg, 0o777, dir_fd=parent)  # FileNotFoundError: the parent itself was pruned
+            if on_create is not None:
+                on_create(parent)
+        except FileExistsError:
+            pass  # a concurrent writer made it; opening it classifies what it is
+        # Opening may still find it gone: a concurrent delete prunes empty directories. Retry.
+    raise FileNotFoundError(errno.ENOENT, "directory keeps disappearing", "/".join(prefix))
+
+
 def open_dirs(
     root: str,
     segments: Sequence[str],
@@ -98,31 +122,7 @@ def open_dirs(
     fds = [os.open(root, flags)]
     try:
         for i, seg in enumerate(segments):
-            cur = fds[-1]
-            try:
-                fds.append(os.open(seg, flags, dir_fd=cur))
-                continue
-            except FileNotFoundError:
-                if not create:
-                    raise WalkError("missing", "/".join(segments[: i + 1])) from None
-            except (NotADirectoryError, OSError) as e:
-                if e.errno not in (errno.ENOTDIR, errno.ELOOP):
-                    raise
-                kind = _kind(seg, cur)
-                raise WalkError("file" if kind == "missing" else kind, "/".join(segments[: i + 1])) from None
-            try:
-                os.mkdir(seg, 0o777, dir_fd=cur)
-                if on_create is not None:
-                    on_create(cur)
-            except FileExistsError:
-                pass  # a concurrent writer made it; opening it below classifies what it is
-            try:
-                fds.append(os.open(seg, flags, dir_fd=cur))
-            except OSError as e:
-                if e.errno not in (errno.ENOTDIR, errno.ELOOP, errno.ENOENT):
-                    raise
-                kind = _kind(seg, cur)
-                raise WalkError("file" if kind == "missing" else kind, "/".join(segments[: i + 1])) from None
+            fds.append(_open_dir(fds[-1], seg, segments[: i + 1], create, flags, on_create))
     except BaseException:
         close_all(fds)
         raise
