@@ -204,16 +204,25 @@ async def test_get_stream_is_pinned_to_the_opened_file(store: osx.LocalStore) ->
 
 
 def _run_workers(root: Path, script: str, n: int) -> list[str]:
+    """Run ``n`` Python processes on ``root``, released together once all are ready."""
+    gate = root.parent / f"{root.name}-gate"
+    gate.mkdir()
     code = textwrap.dedent(script)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code, str(root), str(i)],
+            [sys.executable, "-c", code, str(root), str(i), str(gate)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for i in range(n)
     ]
+    deadline = time.monotonic() + 60
+    while len(list(gate.glob("ready-*"))) < n and time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            break  # one died early: its stderr tells why below
+        time.sleep(0.01)
+    (gate / "go").touch()
     outputs = []
     for p in procs:
         out, err = p.communicate(timeout=120)
@@ -222,39 +231,56 @@ def _run_workers(root: Path, script: str, n: int) -> list[str]:
     return outputs
 
 
-CAS_WORKER = """
-import asyncio, sys
+# Every worker imports, opens the store, says it is ready and waits for the others: the
+# operations below then really overlap across processes.
+WORKER_PRELUDE = """
+import asyncio, os, sys, time
 import objectstorex as osx
 
+def wait_for_go():
+    open(os.path.join(sys.argv[3], f"ready-{sys.argv[2]}"), "w").close()
+    while not os.path.exists(os.path.join(sys.argv[3], "go")):
+        time.sleep(0.001)
+"""
+
+CAS_WORKER = (
+    WORKER_PRELUDE
+    + """
 async def main():
     store = osx.LocalStore(sys.argv[1])
-    done = 0
+    await store.head("counter")
+    wait_for_go()
+    done = conflicts = 0
     while done < 25:
         res = await store.get_object("counter")
         try:
             await store.put("counter", str(int(res.data) + 1).encode(), mode=osx.UpdateVersion.of(res.meta))
         except osx.PreconditionError:
+            conflicts += 1
             continue
         done += 1
+    print(conflicts)
 
 asyncio.run(main())
 """
+)
 
 
 async def test_cas_is_atomic_across_processes(tmp_path: Path) -> None:
     root = tmp_path / "shared"
     store = osx.LocalStore(root)
     await store.put("counter", b"0")
-    await asyncio.to_thread(_run_workers, root, CAS_WORKER, 4)
+    conflicts = await asyncio.to_thread(_run_workers, root, CAS_WORKER, 4)
     assert await store.get("counter") == b"100"
+    print("CAS conflicts per process:", conflicts)  # > 0 shows the processes really raced
 
 
-CREATE_WORKER = """
-import asyncio, sys
-import objectstorex as osx
-
+CREATE_WORKER = (
+    WORKER_PRELUDE
+    + """
 async def main():
     store = osx.LocalStore(sys.argv[1])
+    wait_for_go()
     won = 0
     for i in range(20):
         try:
@@ -266,13 +292,16 @@ async def main():
 
 asyncio.run(main())
 """
+)
 
 
 async def test_create_has_exactly_one_winner_across_processes(tmp_path: Path) -> None:
     root = tmp_path / "shared"
-    osx.LocalStore(root)
+    store = osx.LocalStore(root)
     wins = await asyncio.to_thread(_run_workers, root, CREATE_WORKER, 4)
     assert sum(int(w) for w in wins) == 20
+    for i in range(20):
+        assert await store.get(f"lock-{i}") in (b"0", b"1", b"2", b"3")  # the winner's data, whole
 
 
 # ------------------------------------------------------------------------------------------
@@ -455,3 +484,24 @@ async def test_writes_survive_concurrent_pruning_of_their_directory(store: osx.L
     assert [m async for m in store.list()] == []
     assert not (Path(store.root) / "a").exists()
     assert temp_files(store) == []
+
+
+async def test_stream_of_tiny_chunks_and_copy_of_a_large_object(store: osx.LocalStore) -> None:
+    payload = os.urandom(3 * 1024 * 1024 + 7)
+    chunks = (payload[i : i + 1000] for i in range(0, len(payload), 1000))
+    res = await store.put_stream("big", chunks, part_size=256 * 1024, content_type="app/x")
+    assert (await store.head("big")).etag == res.etag
+    await store.copy("big", "copy/of/big")
+    got = await store.get_object("copy/of/big")
+    assert got.data == payload  # byte-exact, whether the kernel or user space copied it
+    assert got.attributes.content_type == "app/x"
+    assert got.meta.etag != res.etag
+    assert await store.get_ranges("copy/of/big", [(0, 10), (-7, None)]) == [payload[:10], payload[-7:]]
+
+
+async def test_delete_many_in_batches(store: osx.LocalStore) -> None:
+    paths = [f"d/{i:04d}" for i in range(600)]
+    await asyncio.gather(*(store.put(p, b"x") for p in paths))
+    await store.delete_many([*paths, "missing/too"])
+    assert [m async for m in store.list()] == []
+    assert not (Path(store.root) / "d").exists()

@@ -81,6 +81,8 @@ _STRIPES = 64
 _STALE_TEMP_SECONDS = 3600
 _COPY_BUFFER = 1024 * 1024
 _LIST_BATCH = 1000
+_DELETE_BATCH = 256
+_STREAM_BUFFER = 1024 * 1024
 _CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC  # NONBLOCK: a FIFO never hangs
 _NO_ATTRIBUTES = Attributes()
@@ -134,11 +136,51 @@ def _attributes(entry: Entry | None) -> Attributes:
     )
 
 
+def _stamp(fd: int, *before: os.stat_result | None) -> os.stat_result:
+    """Set the file's mtime past every state in ``before`` (the ETag then differs from each).
+
+    ``max(now, previous + 1 ns)``; where the filesystem keeps coarser timestamps (the stored
+    mtime did not move past the previous one) the step grows to its granularity.
+    """
+    floor = max((st.st_mtime_ns for st in before if st is not None), default=-1)
+    mtime = max(time.time_ns(), floor + 1)
+    for step in (1_000, 1_000_000, 1_000_000_000, 2_000_000_000):
+        os.utime(fd, ns=(mtime, mtime))
+        st = os.fstat(fd)
+        if st.st_mtime_ns > floor:
+            return st
+        mtime = floor + step
+    return st
+
+
 def _lstat(name: str, dir_fd: int) -> os.stat_result | None:
     try:
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None
+
+
+def _copy_data(src: int, dst: int, size: int) -> None:
+    """Copy ``size`` bytes from the start of ``src`` to ``dst`` (in the kernel where it can)."""
+    offset = 0
+    copy_range = getattr(os, "copy_file_range", None)
+    while copy_range is not None and offset < size:
+        try:
+            n = copy_range(src, dst, size - offset, offset, offset)
+        except OSError as e:
+            if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+                raise
+            break  # not here: copy through user space from where we are
+        if n == 0:
+            raise EOFError  # truncated in place meanwhile
+        offset += n
+    while offset < size:
+        block = os.pread(src, min(_COPY_BUFFER, size - offset), offset)
+        if not block:
+            raise EOFError
+        os.lseek(dst, offset, os.SEEK_SET)
+        write_all(dst, block)
+        offset += len(block)
 
 
 class _MapErrors:
@@ -484,11 +526,9 @@ class LocalStore(BaseStore):
             raise AlreadyExistsError(f"object {path!r} already exists", path=path, provider="local")
         if isinstance(mode, UpdateVersion):
             check_put(mode, None if current is None else _meta(path, current), path=path, provider="local")
-        mtime = time.time_ns() if current is None else max(time.time_ns(), current.st_mtime_ns + 1)
-        os.utime(temp.fd, ns=(mtime, mtime))
+        etag = _etag(_stamp(temp.fd, current))
         if self._fsync:
             os.fsync(temp.fd)
-        etag = _etag(os.fstat(temp.fd))
         self._stage_states(path, current, etag, entry)
         self._move(path, None, temp.path, parent, name, exists=current is not None, create=mode == "create")
         temp.path = ""
@@ -585,13 +625,23 @@ class LocalStore(BaseStore):
         max_concurrency: int | None,
     ) -> PutResult:
         self._segments(path)
+        limit = part_size or _STREAM_BUFFER
         temp = await run_blocking(self._new_temp, path)
         owned = True
         try:
-            # Chunks go to disk as they arrive (memory stays at about one chunk); the caller's
-            # iterable raises through here unchanged.
+            # Chunks go to disk as they arrive, gathered up to ``part_size`` (1 MiB by default) so
+            # tiny chunks do not cost a worker hop each: memory stays at about one part plus one
+            # chunk. The caller's iterable raises through here unchanged.
+            pending: list[bytes] = []
+            size = 0
             async for chunk in chunks:
-                await run_blocking(self._write_chunk, path, temp, chunk)
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= limit:
+                    data, pending, size = b"".join(pending) if len(pending) > 1 else pending[0], [], 0
+                    await run_blocking(self._write_chunk, path, temp, data)
+            if pending:
+                await run_blocking(self._write_chunk, path, temp, b"".join(pending))
             owned = False  # from here the worker call owns the temp file and removes it
             return await run_blocking(self._commit_stream, path, temp, opts)
         finally:
@@ -646,6 +696,22 @@ class LocalStore(BaseStore):
     async def _delete(self, path: str, cond: UpdateVersion | None) -> None:
         await run_blocking(self._delete_sync, path, cond)
 
+    def _delete_batch(self, paths: builtins.list[str]) -> dict[str, ObjectStoreError]:
+        errors: dict[str, ObjectStoreError] = {}
+        for path in paths:
+            try:
+                self._delete_sync(path, None)
+            except ObjectStoreError as e:
+                errors[path] = e
+        return errors
+
+    async def _delete_many(self, paths: builtins.list[str]) -> dict[str, ObjectStoreError]:
+        # Many deletes per worker hop: the hop costs more than an unlink.
+        errors: dict[str, ObjectStoreError] = {}
+        for i in range(0, len(paths), _DELETE_BATCH):
+            errors.update(await run_blocking(self._delete_batch, paths[i : i + _DELETE_BATCH]))
+        return errors
+
     def _copy_sync(self, src: str, dst: str, overwrite: bool) -> None:
         self._segments(dst)
         fd, _, meta = self._open_object(src, _NO_CONDITIONS, "copy")
@@ -655,13 +721,7 @@ class LocalStore(BaseStore):
             try:
                 with _MapErrors(dst, "copy", write=True):
                     # The open descriptor pins the source: a concurrent replace cannot mix data in.
-                    offset = 0
-                    while True:
-                        block = os.pread(fd, _COPY_BUFFER, offset)
-                        if not block:
-                            break
-                        write_all(temp.fd, block)
-                        offset += len(block)
+                    _copy_data(fd, temp.fd, meta.size)
                 self._commit(dst, temp, "overwrite", entry, must_not_exist=not overwrite)
             finally:
                 temp.discard()
@@ -712,10 +772,11 @@ class LocalStore(BaseStore):
             if current is not None and not overwrite:
                 raise AlreadyExistsError(f"object {dst!r} already exists", path=dst, provider="local")
             # A rename is a write at dst: its ETag must differ from every earlier state of dst.
-            floor = max(source.st_mtime_ns, current.st_mtime_ns if current is not None else 0) + 1
-            mtime = max(time.time_ns(), floor)
-            os.utime(src_name, ns=(mtime, mtime), dir_fd=src_parent, follow_symlinks=False)
-            moved = os.stat(src_name, dir_fd=src_parent, follow_symlinks=False)
+            fd = os.open(src_name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC, dir_fd=src_parent)
+            try:
+                moved = _stamp(fd, current, source)
+            finally:
+                os.close(fd)
             self._stage_states(dst, current, _etag(moved), entry)
             self._move(dst, src_parent, src_name, parent, name, exists=current is not None, create=not overwrite)
             if current is not None and entry is None:
