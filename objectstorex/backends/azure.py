@@ -599,14 +599,11 @@ class AzureStore(BaseStore):
             batch = paths[start : start + _BATCH]
             try:
                 statuses = await self._delete_batch(batch)
-            except (NotSupportedError, PermissionDeniedError) as e:
-                if isinstance(e, PermissionDeniedError) and e.status != 403:
-                    raise
-                # No batch endpoint (or a SAS without batch rights): one delete per blob.
+            except ObjectStoreError:
+                # The batch as a whole failed (no batch endpoint, a SAS the service will not
+                # take for batches -- Azurite answers 500 --, a transient failure that outlived
+                # the retries): every path is still tried, one request each.
                 errors.update(await super()._delete_many(batch))
-                continue
-            except ObjectStoreError as e:
-                errors.update({p: e for p in batch})
                 continue
             for p, (status, code) in zip(batch, statuses, strict=True):
                 if status < 300 or status == 404:

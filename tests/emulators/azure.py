@@ -65,9 +65,9 @@ async def create_container(endpoint: str, name: str) -> None:
 
 
 def make_store(endpoint: str, container: str, **options: object) -> osx.BaseStore:
-    return osx.new(
-        "azure", account=AZURITE_ACCOUNT, container=container, access_key=AZURITE_KEY, endpoint=endpoint, **options
-    )
+    settings: dict[str, object] = {"account": AZURITE_ACCOUNT, "access_key": AZURITE_KEY, "endpoint": endpoint}
+    settings.update(options)
+    return osx.new("azure", container=container, **settings)
 
 
 @pytest.fixture
