@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 __all__ = [
     "DIR_FLAGS",
+    "NOFOLLOW",
+    "NONBLOCK",
     "LIST_FLAGS",
     "TempFile",
     "WalkError",
@@ -35,10 +37,15 @@ __all__ = [
 # readdir state; elsewhere a read-only descriptor does the same job.
 _O_PATH: int = getattr(os, "O_PATH", 0)
 _CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
+# getattr: the module must import everywhere (``import objectstorex`` loads it); the store itself
+# refuses to start where these POSIX features are missing.
+NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY: int = getattr(os, "O_DIRECTORY", 0)
+NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
 #: Flags of a directory used only as an anchor for *at() calls.
-DIR_FLAGS = (_O_PATH or os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+DIR_FLAGS = (_O_PATH or os.O_RDONLY) | _DIRECTORY | NOFOLLOW | _CLOEXEC
 #: Flags of a directory that is read (listed) or fsync'ed.
-LIST_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+LIST_FLAGS = os.O_RDONLY | _DIRECTORY | NOFOLLOW | _CLOEXEC
 
 
 class WalkError(Exception):

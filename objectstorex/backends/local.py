@@ -34,11 +34,11 @@ import asyncio
 import builtins
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import stat
+import sys
 import time
 import zlib
 from collections import deque
@@ -64,6 +64,8 @@ from ..preconditions import GetConditions, PutMode, UpdateVersion, check_get, ch
 from ._local_fs import (
     DIR_FLAGS,
     LIST_FLAGS,
+    NOFOLLOW,
+    NONBLOCK,
     TempFile,
     WalkError,
     close_all,
@@ -84,11 +86,20 @@ _LIST_BATCH = 1000
 _DELETE_BATCH = 256
 _STREAM_BUFFER = 1024 * 1024
 _CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC  # NONBLOCK: a FIFO never hangs
+_READ_FLAGS = os.O_RDONLY | NOFOLLOW | NONBLOCK | _CLOEXEC  # NONBLOCK: a FIFO never hangs
 _NO_ATTRIBUTES = Attributes()
 _NO_CONDITIONS = GetConditions()
 _TRANSIENT = frozenset((errno.EAGAIN, errno.EINTR, errno.EBUSY, errno.EMFILE, errno.ENFILE, errno.ETIMEDOUT))
 _NO_HARDLINKS = frozenset((errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV))
+
+if sys.platform == "win32":  # pragma: no cover - the store refuses to start there
+    _flock: Any = None
+else:
+    import fcntl
+
+    def _flock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
 
 _CAPABILITIES = Capabilities(
     put_create=True,
@@ -326,6 +337,8 @@ class LocalStore(BaseStore):
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False, create: bool = True) -> None:
         super().__init__()
+        if _flock is None or not NOFOLLOW:  # pragma: no cover - POSIX only
+            raise InvalidConfigError("the local store needs a POSIX system (fcntl locks, O_NOFOLLOW)", provider="local")
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise InvalidConfigError("option 'path' must be a non-empty directory path", provider="local")
         for name, value in (("fsync", fsync), ("create", create)):
@@ -433,7 +446,7 @@ class LocalStore(BaseStore):
                     self._restore_private_dirs()
                     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | _CLOEXEC, 0o644)
                 fds.append(fd)
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                _flock(fd)
             yield
         finally:
             close_all(fds)  # closing the descriptor releases its flock
@@ -772,7 +785,7 @@ class LocalStore(BaseStore):
             if current is not None and not overwrite:
                 raise AlreadyExistsError(f"object {dst!r} already exists", path=dst, provider="local")
             # A rename is a write at dst: its ETag must differ from every earlier state of dst.
-            fd = os.open(src_name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC, dir_fd=src_parent)
+            fd = os.open(src_name, _READ_FLAGS, dir_fd=src_parent)
             try:
                 moved = _stamp(fd, current, source)
             finally:
