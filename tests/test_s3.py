@@ -254,3 +254,132 @@ async def test_s3rver_refuses_a_wrong_secret(s3rver_endpoint: str) -> None:
             await store.put("k", b"v")
     assert err.value.status == 403
     assert "not-the-secret" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------
+# Lost responses and dropped connections, injected by an HTTP proxy in front of moto.
+
+
+class FaultyProxy:
+    """Forwards to moto; can drop the response of the next matching request, or cut a body."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.drop: list[tuple[str, str]] = []  # (method, query fragment): respond with nothing
+        self.cut_after: int | None = None  # cut the next GET body after this many bytes
+        self.seen: list[str] = []
+        self.runner: Any = None
+
+    async def start(self) -> str:
+        from aiohttp import web
+
+        app = web.Application(client_max_size=64 * MIB)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        self.session = aiohttp.ClientSession(auto_decompress=False)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{port}"
+
+    async def close(self) -> None:
+        await self.session.close()
+        await self.runner.cleanup()
+
+    async def handle(self, request: Any) -> Any:
+        from aiohttp import web
+
+        body = await request.read()
+        self.seen.append(f"{request.method} {request.query_string}")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        url = self.upstream + request.rel_url.raw_path_qs
+        async with self.session.request(request.method, url, headers=headers, data=body) as up:
+            data = await up.read()
+            rule = next((r for r in self.drop if r[0] == request.method and r[1] in request.query_string), None)
+            if rule is not None:
+                self.drop.remove(rule)
+                request.transport.close()  # the request was done upstream; its answer is lost
+                return web.Response(status=500)
+            out = web.StreamResponse(status=up.status, headers=up.headers)
+            if request.method == "GET" and self.cut_after is not None and len(data) > self.cut_after:
+                cut, self.cut_after = self.cut_after, None
+                await out.prepare(request)
+                await out.write(data[:cut])
+                request.transport.close()
+                return out
+            await out.prepare(request)
+            await out.write(data)
+            await out.write_eof()
+            return out
+
+
+@pytest.fixture
+async def proxied(moto_endpoint: str, bucket: str) -> AsyncIterator[tuple[FaultyProxy, osx.BaseStore]]:
+    proxy = FaultyProxy(moto_endpoint)
+    url = await proxy.start()
+    retry = osx.RetryConfig(max_retries=3, initial_backoff=0.01, max_backoff=0.05)
+    try:
+        async with make_store(url, bucket, retry=retry) as store:
+            yield proxy, store
+    finally:
+        await proxy.close()
+
+
+async def test_lost_create_response_is_reconciled(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+    proxy, store = proxied
+    proxy.drop.append(("PUT", ""))
+    res = await store.put("created", b"mine", mode="create")  # landed, answer lost, retry got 412
+    assert proxy.seen.count("PUT ") == 2
+    assert res.etag == (await store.head("created")).etag
+    # Someone else's object is not mistaken for ours: same lost answer, different bytes.
+    proxy.drop.append(("PUT", ""))
+    with pytest.raises(osx.AlreadyExistsError):
+        await store.put("created", b"not mine", mode="create")
+    assert await store.get("created") == b"mine"
+
+
+async def test_lost_cas_response_is_reconciled(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+    proxy, store = proxied
+    first = await store.put("cas", b"v1")
+    proxy.drop.append(("PUT", ""))
+    res = await store.put("cas", b"v2", mode=osx.UpdateVersion.of(first))
+    assert await store.get("cas") == b"v2"
+    assert res.etag == (await store.head("cas")).etag
+    with pytest.raises(osx.PreconditionError):
+        await store.put("cas", b"v3", mode=osx.UpdateVersion.of(first))
+
+
+async def test_lost_multipart_completion_is_reconciled(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+    proxy, store = proxied
+    proxy.drop.append(("POST", "uploadId="))
+    res = await store.put_stream("mp", [b"a" * MIB] * 6, part_size=5 * MIB, mode="create")
+    assert [s for s in proxy.seen if s.startswith("POST uploadId=")].__len__() == 2
+    assert res.etag == (await store.head("mp")).etag
+    assert (await store.head("mp")).size == 6 * MIB
+
+
+async def test_stream_resumes_after_a_dropped_connection(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+    proxy, store = proxied
+    data = bytes(range(256)) * (12 * 1024)  # 3 MiB
+    await store.put("big", data)
+    proxy.cut_after = MIB + 17
+    async with store.get_stream("big", chunk_size=256 * 1024) as stream:
+        got = b"".join([chunk async for chunk in stream])
+    assert got == data
+    assert proxy.seen.count("GET ") == 2  # the resume asked for the rest only
+    # The object changes before the resume: the stream raises instead of mixing two states.
+    proxy.cut_after = MIB
+    received = bytearray()
+
+    async def read_while_overwritten() -> None:
+        async with store.get_stream("big", chunk_size=256 * 1024) as stream:
+            async for chunk in stream:
+                if not received:
+                    await store.put("big", data[::-1])
+                received.extend(chunk)
+
+    with pytest.raises(osx.PreconditionError):
+        await read_while_overwritten()
+    assert len(received) < len(data)
+    assert bytes(received) == data[: len(received)]

@@ -109,6 +109,18 @@ class S3Wire:
     ) -> None:
         """Prepare the addressing of ``bucket`` at ``endpoint`` (``scheme://host[:port]``)."""
         self.session = session
+        # The same connection pool without aiohttp's transparent resend of an idempotent request
+        # on a dropped keep-alive connection: a conditional write resent behind our back would
+        # hide that its first attempt may have landed (and turn our own success into a 412).
+        self.strict = aiohttp.ClientSession(
+            connector=session.connector,
+            connector_owner=False,
+            timeout=session.timeout,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        if hasattr(self.strict, "_retry_connection"):
+            self.strict._retry_connection = False
         self._region = region
         self._credentials = credentials
         parts = urlsplit(endpoint)
@@ -125,6 +137,10 @@ class S3Wire:
         self._host = host
         self._base = f"{parts.scheme}://{host}"
         self.https = parts.scheme == "https"
+
+    async def close(self) -> None:
+        """Close the strict session (the shared connector is closed by its owner)."""
+        await self.strict.close()
 
     def copy_source(self, bucket: str, key: str) -> str:
         """The ``x-amz-copy-source`` value of ``key`` in ``bucket`` (URL-encoded)."""
@@ -167,6 +183,7 @@ class S3Wire:
         body: bytes = b"",
         payload_sha256: str = EMPTY_SHA256,
         read_bufsize: int | None = None,
+        strict: bool = False,
     ) -> aiohttp.ClientResponse:
         """Send a request and return the live response (status < 300; the caller releases it).
 
@@ -175,7 +192,7 @@ class S3Wire:
             aiohttp.ClientError, TimeoutError: the request failed in transit.
         """
         url, signed = await self._prepare(method, key, query, headers or {}, payload_sha256)
-        response = await self.session.request(
+        response = await (self.strict if strict else self.session).request(
             method,
             url,
             headers=signed,
@@ -201,6 +218,7 @@ class S3Wire:
         body: bytes = b"",
         payload_sha256: str = EMPTY_SHA256,
         embedded_errors: bool = False,
+        strict: bool = False,
     ) -> S3Response:
         """Send a request and read the whole answer.
 
@@ -212,12 +230,15 @@ class S3Wire:
             body: the request body.
             payload_sha256: hex SHA-256 of ``body`` (or ``UNSIGNED-PAYLOAD``).
             embedded_errors: the operation may answer 200 with an ``<Error>`` body.
+            strict: never resend behind the caller's back (conditional writes).
 
         Raises:
             S3HttpError: an error answer.
             aiohttp.ClientError, TimeoutError: the request failed in transit.
         """
-        response = await self.open(method, key, query=query, headers=headers, body=body, payload_sha256=payload_sha256)
+        response = await self.open(
+            method, key, query=query, headers=headers, body=body, payload_sha256=payload_sha256, strict=strict
+        )
         try:
             data = await response.read()
         finally:

@@ -327,6 +327,7 @@ class S3Store(BaseStore):
             credentials=frozen,
             virtual_hosted=self._virtual,
         )
+        stack.push_async_callback(self._wire.close)  # before the connector it borrows
 
     async def _presigner(self) -> Any:
         """The aiobotocore client, created on first use (presigning only) in the store's stack."""
@@ -616,7 +617,9 @@ class S3Store(BaseStore):
             path,
             "put",
             mode,
-            lambda: self._http.request("PUT", key, headers=dict(headers), body=data, payload_sha256=digest.hex()),
+            lambda: self._http.request(
+                "PUT", key, headers=dict(headers), body=data, payload_sha256=digest.hex(), strict=True
+            ),
             lambda: self._proves_put(path, checksum, data),
         )
 
@@ -814,6 +817,7 @@ class S3Store(BaseStore):
                 body=body,
                 payload_sha256=digest,
                 embedded_errors=True,
+                strict=True,
             ),
             proves,
         )
@@ -1116,10 +1120,12 @@ class S3Store(BaseStore):
         try:
             response = await self._retrying(path, None, attempt)
         except PreconditionError as e:
-            raise TransportError(
-                f"get_stream {path!r}: connection lost and the object changed since; cannot resume",
+            # The pin failed: resuming would mix two states of the object.
+            raise PreconditionError(
+                f"get_stream {path!r}: the connection dropped and the object changed since; cannot resume",
                 path=path,
                 provider="s3",
+                status=e.status,
             ) from e
         if response.status != 206:
             response.release()

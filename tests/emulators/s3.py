@@ -88,7 +88,7 @@ def s3rver_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     data = tmp_path_factory.mktemp("s3rver")
     argv = ["-d", str(data), "-a", "127.0.0.1", "-p", str(port), "-s", "--configure-bucket", S3RVER_BUCKET]
-    script = f"require({str(cli)!r}).parseAsync(['node', 's3rver', ...{argv!r}]).catch(e => {{ console.error(e); process.exit(1) }})"
+    script = f"require({str(cli)!r}).parseAsync(['node', 's3rver', ...{argv!r}]).catch(e => {{ throw e }})"
     endpoint = f"http://127.0.0.1:{port}"
     with serve([str(node), "-e", script], f"{endpoint}/"):
         yield endpoint
