@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 import objectstorex as osx
+from objectstorex import testing as ost
 from objectstorex.backends import s3 as s3_backend
 from tests.emulators.s3 import KEYS, boto_client, create_bucket, make_store
 
@@ -52,6 +53,26 @@ async def test_versions_round_trip_and_version_cas(store: osx.BaseStore) -> None
     with pytest.raises(osx.PreconditionError):
         await store.delete("v", if_match=osx.UpdateVersion(version=first.version))
     assert await store.get("v") == b"three"
+
+
+@pytest.mark.parametrize(
+    "check", [ost.check_versions_or_not_supported, ost.check_put_update_version], ids=lambda c: c.__name__
+)
+async def test_conformance_version_checks_on_a_versioned_bucket(
+    store: osx.BaseStore, s3_quirks: frozenset[str], check: ost.Check
+) -> None:
+    # The conformance bucket is unversioned (see tests/emulators/s3.py), so these checks skip
+    # there; here they run for real.
+    await check(ost.ConformanceContext(store, s3_quirks))
+
+
+async def test_version_read_on_an_unversioned_bucket_is_not_found(moto_endpoint: str) -> None:
+    name = f"s3u-{uuid.uuid4().hex[:16]}"
+    await create_bucket(moto_endpoint, name)
+    async with make_store(moto_endpoint, name) as plain:
+        await plain.put("k", b"x")
+        with pytest.raises(osx.NotFoundError):
+            await plain.get("k", version="no-such-version")
 
 
 async def test_multipart_parts_concurrent_and_in_order(store: osx.BaseStore, moto_endpoint: str, bucket: str) -> None:
@@ -383,3 +404,32 @@ async def test_stream_resumes_after_a_dropped_connection(proxied: tuple[FaultyPr
         await read_while_overwritten()
     assert len(received) < len(data)
     assert bytes(received) == data[: len(received)]
+
+
+async def test_credential_chain_env_and_profile_sign_correctly(
+    s3rver_endpoint: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No keys passed: aiobotocore's chain resolves them, and s3rver checks the signature made with them.
+    from tests.emulators.s3 import S3RVER_BUCKET
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "credentials").write_text("[osx]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n")
+    (tmp_path / "config").write_text("[profile osx]\nregion = eu-west-3\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    async with osx.new("s3", bucket=S3RVER_BUCKET, endpoint=s3rver_endpoint, profile="osx") as store:
+        await store.put("chain/profile", b"p")
+        assert await store.get("chain/profile") == b"p"
+        assert "eu-west-3" in repr(store)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "S3RVER")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "S3RVER")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3rver_endpoint)
+    async with osx.new("s3", bucket=S3RVER_BUCKET) as store:  # endpoint and keys from the environment
+        assert await store.get("chain/profile") == b"p"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+    async with osx.new("s3", bucket=S3RVER_BUCKET) as store:
+        with pytest.raises(osx.UnauthenticatedError):
+            await store.get("chain/profile")

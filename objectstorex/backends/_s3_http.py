@@ -24,6 +24,7 @@ from ._sigv4 import EMPTY_SHA256, encode_key, encode_query, sign_headers
 
 __all__ = [
     "Credentials",
+    "FrozenCredentials",
     "ListPage",
     "ListedObject",
     "S3HttpError",
@@ -36,6 +37,7 @@ __all__ = [
     "parse_delete_errors",
     "parse_list",
     "parse_tags",
+    "parse_upload_id",
 ]
 
 #: ``(access_key, secret_key, session_token)`` or ``None`` for unsigned (anonymous) requests.
