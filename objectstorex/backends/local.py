@@ -484,6 +484,12 @@ class LocalStore(BaseStore):
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 os.replace(temp.path, target)
             temp.path = ""
+            if self._fsync:
+                dir_fd = os.open(os.path.dirname(target), LIST_FLAGS)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
         finally:
             temp.discard()
 
@@ -543,7 +549,8 @@ class LocalStore(BaseStore):
         if self._fsync:
             os.fsync(temp.fd)
         self._stage_states(path, current, etag, entry)
-        self._move(path, None, temp.path, parent, name, exists=current is not None, create=mode == "create")
+        exclusive = must_not_exist or mode == "create"
+        self._move(path, None, temp.path, parent, name, exists=current is not None, create=exclusive)
         temp.path = ""
         if current is not None and entry is None:
             self._drop_states(path)
