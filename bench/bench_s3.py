@@ -1,104 +1,403 @@
-"""Benchmark: client CPU per 1 KiB S3 GET for objectstorex, obstore and aiobotocore, in one run.
+"""Benchmark: S3 GETs against nginx for objectstorex, obstore, aiobotocore and s3fs, in one run.
 
-Usage::
+Usage (by hand, not in CI; installs nginx with apt-get if it is missing)::
 
-    python bench/bench_s3.py [--rounds 5] [--requests 300]
+    python bench/bench_s3.py [--rounds 5] [--seconds 2] [--size-mib 1024] [--markdown out.md]
 
-A moto server on 127.0.0.1 serves the object. moto itself is slow (~5 ms of server CPU per
-request), so wall-clock throughput against it says nothing about a client; what this measures
-is the *client's own* CPU time per request (``time.process_time`` of this process, which
-includes obstore's tokio threads), sequentially, median of ``--rounds`` rounds, and the ratio
-to obstore. The nginx-based throughput/streaming benchmark of issue 3 is still to come.
-Needs ``pip install obstore 'moto[server]' aiobotocore``.
+nginx (one worker, a temporary config, a free 127.0.0.1 port) serves path-style ``/bucket/key``
+static files, which answers S3 GETs thousands of times per second -- unlike moto, whose ~5 ms
+of server CPU per request would hide every client's cost. Signatures are computed by every
+client (dummy keys) and ignored by nginx. Measured, each client in its own subprocess:
+
+* 1 KiB GET ops/s at concurrency 1 and 32 (``--seconds`` per round);
+* streaming a ``--size-mib`` object: MiB/s, and the process's peak RSS (``ru_maxrss``) and its
+  growth over the RSS before the transfer.
+
+Medians of ``--rounds`` rounds; ratios against obstore.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import resource
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import obstore
-import obstore.store
-from aiobotocore.session import get_session
-
-import objectstorex as osx
-from tests.emulators._servers import free_port, serve
-from tests.emulators.s3 import KEYS, create_bucket
-
-BUCKET = "bench"
-KEY = "k"
+BUCKET = "bucket"
+SMALL = "small.bin"
+BIG = "big.bin"
+KEYS = {"access_key_id": "AKIDBENCHMARK", "secret_access_key": "bench-secret-key"}
+CLIENTS = ["objectstorex", "obstore", "aiobotocore", "s3fs"]
+MIB = 1024 * 1024
+CHUNK = MIB  # read size asked of every streaming client that takes one
 
 
-async def cpu_per_request(get: Callable[[], Awaitable[bytes]], n: int, rounds: int) -> float:
-    for _ in range(20):  # warm-up: connections, caches
-        await get()
-    samples = []
-    for _ in range(rounds):
-        started = time.process_time()
-        for _ in range(n):
-            assert len(await get()) == 1024
-        samples.append((time.process_time() - started) / n * 1e6)
-    return statistics.median(samples)
+# ------------------------------------------------------------------------------ nginx
 
 
-async def main(endpoint: str, n: int, rounds: int) -> None:
-    await create_bucket(endpoint, BUCKET)
-    results: dict[str, float] = {}
-    async with osx.new("s3", bucket=BUCKET, region="us-east-1", endpoint=endpoint, **KEYS) as store:
-        await store.put(KEY, b"x" * 1024)
-        results["objectstorex"] = await cpu_per_request(lambda: store.get(KEY), n, rounds)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
-    ob = obstore.store.S3Store(
-        BUCKET,
-        endpoint=endpoint,
-        region="us-east-1",
-        access_key_id=KEYS["access_key_id"],
-        secret_access_key=KEYS["secret_access_key"],
-        client_options={"allow_http": True},
+
+def _nginx() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if found:
+        return found
+    print("nginx is missing: apt-get update && apt-get install -y nginx", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "nginx"], check=True, env=env, stdout=subprocess.DEVNULL)
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+@contextmanager
+def nginx(root: Path) -> Iterator[str]:
+    """Serve ``root`` (``root/bucket/key`` files) on a free port with one worker."""
+    port = _free_port()
+    conf = root.parent / "nginx.conf"
+    tmp = root.parent / "nginx-tmp"
+    tmp.mkdir(exist_ok=True)
+    conf.write_text(
+        f"""
+daemon off;
+worker_processes 1;
+pid {root.parent}/nginx.pid;
+error_log {root.parent}/nginx-error.log warn;
+{"user root;" if os.geteuid() == 0 else ""}
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    default_type application/octet-stream;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location / {{ }}
+    }}
+}}
+"""
     )
+    proc = subprocess.Popen([_nginx(), "-c", str(conf), "-p", str(root.parent)], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"nginx exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            try:
+                urllib.request.urlopen(f"{url}/{BUCKET}/{SMALL}", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
-    async def ob_get() -> bytes:
-        res = await obstore.get_async(ob, KEY)
-        return bytes(await res.bytes_async())
 
-    results["obstore"] = await cpu_per_request(ob_get, n, rounds)
+def make_files(root: Path, size_mib: int) -> None:
+    bucket = root / BUCKET
+    bucket.mkdir(parents=True, exist_ok=True)
+    (bucket / SMALL).write_bytes(os.urandom(1024))
+    block = os.urandom(MIB)
+    with open(bucket / BIG, "wb") as f:
+        for _ in range(size_mib):
+            f.write(block)
+    for p in (root.parent, root, bucket, bucket / SMALL, bucket / BIG):
+        p.chmod(0o755)
+    os.sync()  # no writeback of the fresh file competing with the first client measured
 
-    async with get_session().create_client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id=KEYS["access_key_id"],
-        aws_secret_access_key=KEYS["secret_access_key"],
-    ) as client:
 
-        async def boto_get() -> bytes:
-            resp = await client.get_object(Bucket=BUCKET, Key=KEY)
+# ------------------------------------------------------------------------------ clients (in a worker)
+
+Get = Callable[[str], Awaitable[bytes]]
+Stream = Callable[[str], Awaitable[int]]
+
+
+async def client(name: str, endpoint: str) -> tuple[Get, Stream, Callable[[], Awaitable[None]]]:
+    """``get(key) -> bytes``, ``stream(key) -> bytes consumed``, ``close()`` of one client."""
+    if name == "objectstorex":
+        import objectstorex as osx
+
+        store = osx.new("s3", bucket=BUCKET, region="us-east-1", endpoint=endpoint, **KEYS)
+        await store.__aenter__()
+
+        async def stream(key: str) -> int:
+            n = 0
+            async with store.get_stream(key, chunk_size=CHUNK) as s:
+                async for chunk in s:
+                    n += len(chunk)
+            return n
+
+        return store.get, stream, store.close
+
+    if name == "obstore":
+        import obstore
+        from obstore.store import S3Store
+
+        ob = S3Store(
+            BUCKET,
+            endpoint=endpoint,
+            region="us-east-1",
+            access_key_id=KEYS["access_key_id"],
+            secret_access_key=KEYS["secret_access_key"],
+            client_options={"allow_http": True},
+        )
+
+        async def ob_get(key: str) -> bytes:
+            res = await obstore.get_async(ob, key)
+            return bytes(await res.bytes_async())
+
+        async def ob_stream(key: str) -> int:
+            res = await obstore.get_async(ob, key)
+            n = 0
+            async for chunk in res.stream():  # its default min_chunk_size (10 MB)
+                n += len(chunk)
+            return n
+
+        async def nothing() -> None:
+            return None
+
+        return ob_get, ob_stream, nothing
+
+    if name == "aiobotocore":
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import get_session
+
+        cm = get_session().create_client(
+            "s3",
+            region_name="us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id=KEYS["access_key_id"],
+            aws_secret_access_key=KEYS["secret_access_key"],
+            config=AioConfig(max_pool_connections=64, s3={"addressing_style": "path"}),
+        )
+        c = await cm.__aenter__()
+
+        async def boto_get(key: str) -> bytes:
+            resp = await c.get_object(Bucket=BUCKET, Key=key)
             async with resp["Body"] as body:
                 data: bytes = await body.read()
             return data
 
-        results["aiobotocore"] = await cpu_per_request(boto_get, n, rounds)
+        async def boto_stream(key: str) -> int:
+            resp = await c.get_object(Bucket=BUCKET, Key=key)
+            n = 0
+            async with resp["Body"] as body:
+                async for chunk in body.iter_chunks(CHUNK):
+                    n += len(chunk)
+            return n
 
-    print(f"client CPU per 1 KiB GET (median of {rounds} rounds of {n} sequential requests)")
-    print(f"{'client':14} {'us/request':>11} {'vs obstore':>11}")
-    for name, us in results.items():
-        print(f"{name:14} {us:>11.0f} {results['obstore'] / us:>10.2f}x")
+        async def boto_close() -> None:
+            await cm.__aexit__(None, None, None)
+
+        return boto_get, boto_stream, boto_close
+
+    if name == "s3fs":
+        import s3fs
+
+        fs = s3fs.S3FileSystem(
+            key=KEYS["access_key_id"],
+            secret=KEYS["secret_access_key"],
+            client_kwargs={"endpoint_url": endpoint, "region_name": "us-east-1"},
+            asynchronous=True,
+            skip_instance_cache=True,
+            max_concurrency=32,
+        )
+        session = await fs.set_session()
+
+        async def fs_get(key: str) -> bytes:
+            data: bytes = await fs._cat_file(f"{BUCKET}/{key}")
+            return data
+
+        async def fs_stream(key: str) -> int:
+            n = 0
+            f = await fs.open_async(f"{BUCKET}/{key}", "rb")
+            try:
+                while chunk := await f.read(CHUNK):
+                    n += len(chunk)
+            finally:
+                await f.close()
+            return n
+
+        async def fs_close() -> None:
+            await session.close()
+
+        return fs_get, fs_stream, fs_close
+
+    raise SystemExit(f"unknown client {name}")
+
+
+async def small_gets(name: str, endpoint: str, concurrency: int, rounds: int, seconds: float) -> dict[str, Any]:
+    get, _, close = await client(name, endpoint)
+    try:
+        for _ in range(50):  # warm-up: connections, caches, signing keys
+            assert len(await get(SMALL)) == 1024
+        results = []
+        for _ in range(rounds):
+            done = 0
+
+            async def worker(stop: float) -> None:
+                nonlocal done
+                while time.perf_counter() < stop:
+                    data = await get(SMALL)
+                    assert len(data) == 1024
+                    done += 1
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(started + seconds) for _ in range(concurrency)))
+            results.append(done / (time.perf_counter() - started))
+        return {"ops": results}
+    finally:
+        await close()
+
+
+async def streaming(name: str, endpoint: str, size: int, rounds: int) -> dict[str, Any]:
+    _, stream, close = await client(name, endpoint)
+    try:
+        assert await stream(BIG) == size  # warm-up: connections, page cache
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        results = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            n = await stream(BIG)
+            elapsed = time.perf_counter() - started
+            assert n == size, (n, size)
+            results.append(size / MIB / elapsed)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {"mibps": results, "base_rss_mib": base, "peak_rss_mib": peak}
+    finally:
+        await close()
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    if args.test == "small":
+        out = asyncio.run(small_gets(args.worker, args.endpoint, args.concurrency, args.rounds, args.seconds))
+    else:
+        out = asyncio.run(streaming(args.worker, args.endpoint, args.size_mib * MIB, args.rounds))
+    print(json.dumps(out))
+
+
+# ------------------------------------------------------------------------------ driver
+
+
+def measure(script: str, endpoint: str, name: str, test: str, args: argparse.Namespace, **extra: int) -> dict[str, Any]:
+    argv = [sys.executable, script, "--worker", name, "--endpoint", endpoint, "--test", test]
+    argv += ["--rounds", str(args.rounds), "--seconds", str(args.seconds), "--size-mib", str(args.size_mib)]
+    for k, v in extra.items():
+        argv += [f"--{k}", str(v)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        print(f"{name} {test} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
+        return {}
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(args: argparse.Namespace) -> None:
+    script = str(Path(__file__).resolve())
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="osx-bench-s3-") as tmp:
+        root = Path(tmp) / "www"
+        make_files(root, args.size_mib)
+        with nginx(root) as endpoint:
+            small: dict[tuple[str, int], float] = {}
+            for concurrency in (1, 32):
+                for name in CLIENTS:
+                    r = measure(script, endpoint, name, "small", args, concurrency=concurrency)
+                    if r:
+                        small[(name, concurrency)] = statistics.median(r["ops"])
+                        print(
+                            f"small GET c={concurrency:<2} {name:13} {small[(name, concurrency)]:8.0f} ops/s",
+                            flush=True,
+                        )
+            big: dict[str, dict[str, float]] = {}
+            for name in CLIENTS:
+                r = measure(script, endpoint, name, "stream", args)
+                if r:
+                    big[name] = {
+                        "mibps": statistics.median(r["mibps"]),
+                        "peak": r["peak_rss_mib"],
+                        "growth": r["peak_rss_mib"] - r["base_rss_mib"],
+                    }
+                    print(
+                        f"stream {name:13} {big[name]['mibps']:8.0f} MiB/s  peak RSS {big[name]['peak']:.0f} MiB",
+                        flush=True,
+                    )
+
+    def ratio(value: float, ref: float | None) -> str:
+        return f"{value / ref:.2f}x" if ref else "n/a"
+
+    lines.append(f"1 KiB GET, ops/s (median of {args.rounds} rounds of {args.seconds:g} s):")
+    lines.append("")
+    lines.append("| client | c=1 | vs obstore | c=32 | vs obstore |")
+    lines.append("|---|---|---|---|---|")
+    for name in CLIENTS:
+        c1, c32 = small.get((name, 1)), small.get((name, 32))
+        lines.append(
+            f"| {name} | {c1 or 0:,.0f} | {ratio(c1 or 0, small.get(('obstore', 1)))} "
+            f"| {c32 or 0:,.0f} | {ratio(c32 or 0, small.get(('obstore', 32)))} |"
+        )
+    lines.append("")
+    lines.append(f"Streaming a {args.size_mib} MiB object (median of {args.rounds} rounds; RSS of the client process):")
+    lines.append("")
+    lines.append("| client | MiB/s | vs obstore | peak RSS MiB | RSS growth MiB |")
+    lines.append("|---|---|---|---|---|")
+    ref = big.get("obstore", {}).get("mibps")
+    for name in CLIENTS:
+        b = big.get(name)
+        if b:
+            lines.append(
+                f"| {name} | {b['mibps']:,.0f} | {ratio(b['mibps'], ref)} | {b['peak']:.0f} | {b['growth']:.0f} |"
+            )
+    text = "\n".join(lines)
+    print()
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=300)
-    args = parser.parse_args()
-    moto = Path(sys.executable).with_name("moto_server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with serve([str(moto), "-H", "127.0.0.1", "-p", str(port)], f"{url}/moto-api/"):
-        asyncio.run(main(url, args.requests, args.rounds))
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--markdown", help="also write the result tables to this file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--test", help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
+    parsed = parser.parse_args()
+    if parsed.worker:
+        run_worker(parsed)
+    else:
+        main(parsed)

@@ -433,3 +433,20 @@ async def test_credential_chain_env_and_profile_sign_correctly(
     async with osx.new("s3", bucket=S3RVER_BUCKET) as store:
         with pytest.raises(osx.UnauthenticatedError):
             await store.get("chain/profile")
+
+
+async def test_non_ascii_and_spaced_attributes_round_trip(store: osx.BaseStore) -> None:
+    # HTTP headers carry ASCII: such values travel RFC 2047-encoded, as S3 itself returns them.
+    metadata = {"name": "Zoë 😀", "spaced": "  a  b ", "looks-encoded": "=?UTF-8?B?w6k=?=", "plain": "x y"}
+    disposition = 'attachment; filename="résumé.txt"'
+    await store.put("attrs", b"x", metadata=metadata, content_disposition=disposition, content_language="fr")
+    got = await store.get_object("attrs")
+    assert dict(got.attributes.metadata) == metadata
+    assert got.attributes.content_disposition == disposition
+    assert got.attributes.content_language == "fr"
+    await store.copy_if_not_exists("attrs", "attrs-copy")
+    assert dict((await store.get_object("attrs-copy")).attributes.metadata) == metadata
+    with pytest.raises(osx.InvalidArgumentError):
+        await store.put("bad-meta", b"", metadata={"not a header name": "v"})
+    with pytest.raises(osx.NotFoundError):
+        await store.head("bad-meta")

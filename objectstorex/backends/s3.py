@@ -1025,7 +1025,7 @@ class S3Store(BaseStore):
         key = self._key(path)
         headers = self._get_headers(opts)
         query = {"versionId": opts.version} if opts.version is not None else None
-        bufsize = max(64 * 1024, min(chunk_size, _STREAM_BUFFER))
+        bufsize = max(MIB, min(chunk_size, _STREAM_BUFFER))  # bounded: aiohttp buffers <= 2x this
 
         async def attempt() -> aiohttp.ClientResponse:
             with self._map_errors(path, "get_stream", version=query is not None):

@@ -103,26 +103,44 @@ async def s3_store(moto_endpoint: str) -> AsyncIterator[osx.BaseStore]:
 
 
 async def _probe(endpoint: str) -> frozenset[str]:
-    """Send requests moto must reject, and record which ones it silently accepts."""
+    """Send requests moto must reject, and record which ones it silently accepts.
+
+    Each quirk names a feature the store relies on: if moto ever stops honouring one, the
+    conformance checks that depend on it xfail with the reason instead of failing obscurely.
+    """
     quirks = set()
     async with boto_client(endpoint) as client:
         key = f"probe/{uuid.uuid4().hex}"
-        await client.put_object(Bucket=BUCKET, Key=key, Body=b"x")
-        upload = await client.create_multipart_upload(Bucket=BUCKET, Key=key)
-        part = await client.upload_part(
-            Bucket=BUCKET, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"y" * (5 * 1024 * 1024)
-        )
-        try:
-            await client.complete_multipart_upload(
-                Bucket=BUCKET,
-                Key=key,
-                UploadId=upload["UploadId"],
-                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
-                IfMatch='"not-the-etag"',
+        put = await client.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+        with contextlib.suppress(Exception):
+            await client.get_object(Bucket=BUCKET, Key=key, IfNoneMatch=put["ETag"])
+            quirks.add("conditional_get")  # a matching If-None-Match was not answered 304
+        with contextlib.suppress(Exception):
+            await client.delete_object(Bucket=BUCKET, Key=key, IfMatch='"not-the-etag"')
+            quirks.add("delete_if_match")  # a stale If-Match delete was accepted
+            await client.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+        for condition, quirk in (
+            ({"IfMatch": '"not-the-etag"'}, "update_multipart"),
+            ({"IfNoneMatch": "*"}, "create_stream"),
+        ):
+            upload = await client.create_multipart_upload(Bucket=BUCKET, Key=key)
+            part = await client.upload_part(
+                Bucket=BUCKET, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"y" * (5 * 1024 * 1024)
             )
-            quirks.add("update_multipart")  # a stale If-Match on completion was accepted
-        except Exception:
-            await client.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"])
+            try:
+                await client.complete_multipart_upload(
+                    Bucket=BUCKET,
+                    Key=key,
+                    UploadId=upload["UploadId"],
+                    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+                    **condition,
+                )
+                quirks.add(quirk)  # a failing condition on completion was accepted
+                if quirk == "create_stream":
+                    quirks.add("copy_if_not_exists")  # S3Store builds it on a conditional completion
+            except Exception:
+                await client.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"])
+        await client.delete_object(Bucket=BUCKET, Key=key)
     return frozenset(quirks)
 
 
