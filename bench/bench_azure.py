@@ -195,34 +195,38 @@ async def run(args: argparse.Namespace) -> None:
         for concurrency in (1, 32):
             for kind in ("put", "get"):
                 test = f"{kind} 1 KiB, c={concurrency}"
+                # Rounds interleave the clients, so Azurite's warm-up and drift hit them all alike.
+                keys = {c.name: [f"small/{c.name[:3]}-{i % 64}" for i in range(args.requests)] for c in clients}
                 for c in clients:
-                    keys = [f"small/{c.name[:3]}-{i % 64}" for i in range(args.requests)]
-                    await c.put(keys[0])
-                    for k in set(keys):
+                    for k in set(keys[c.name]):
                         await c.put(k)
-                    op = c.put if kind == "put" else c.get
-                    await timed(op, keys[:20], concurrency)  # warm-up
-                    rounds = [await timed(op, keys, concurrency) for _ in range(args.rounds)]
+                    await timed(c.put if kind == "put" else c.get, keys[c.name][:50], concurrency)  # warm-up
+                samples: dict[str, list[tuple[float, float]]] = {c.name: [] for c in clients}
+                for _ in range(args.rounds):
+                    for c in clients:
+                        op = c.put if kind == "put" else c.get
+                        samples[c.name].append(await timed(op, keys[c.name], concurrency))
+                for c in clients:
                     c.results[test] = (
-                        statistics.median(r[0] for r in rounds),
-                        statistics.median(r[1] for r in rounds),
+                        statistics.median(r[0] for r in samples[c.name]),
+                        statistics.median(r[1] for r in samples[c.name]),
                     )
         for c in clients:
             for kind in ("stream get", "stream put"):
                 fn = c.stream_get if kind == "stream get" else c.stream_put
                 if fn is None:
                     continue
-                samples = []
+                runs = []
                 for i in range(max(1, args.rounds // 2 + 1)):
                     cpu, wall = time.process_time(), time.perf_counter()
                     if kind == "stream get":
                         assert await fn(big) == args.big_mib * MIB  # type: ignore[call-arg]
                     else:
                         await fn(f"up-{c.name[:3]}-{i}", args.big_mib * MIB)  # type: ignore[call-arg]
-                    samples.append((args.big_mib / (time.perf_counter() - wall), time.process_time() - cpu))
+                    runs.append((args.big_mib / (time.perf_counter() - wall), time.process_time() - cpu))
                 c.results[f"{kind} {args.big_mib} MiB"] = (
-                    statistics.median(s[0] for s in samples),
-                    statistics.median(s[1] for s in samples) * 1e6,
+                    statistics.median(s[0] for s in runs),
+                    statistics.median(s[1] for s in runs) * 1e6,
                 )
         for c in clients:
             if c.close is not None:
