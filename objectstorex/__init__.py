@@ -45,6 +45,7 @@ from . import patterns
 __all__ = [
     "AlreadyExistsError",
     "Attributes",
+    "AzureStore",
     "BaseStore",
     "BulkDeleteError",
     "Capabilities",
@@ -81,6 +82,7 @@ __all__ = [
 # Cloud stores import their SDK on first access, so `import objectstorex` needs none. They join
 # __all__ as their adapters land (each has its own issue); until then the name is absent.
 if TYPE_CHECKING:
+    from .backends.azure import AzureStore
     from .backends.s3 import S3Store
 
 _LAZY = {"S3Store": "s3", "AzureStore": "azure", "GCSStore": "gcs"}
