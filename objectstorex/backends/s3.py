@@ -69,6 +69,7 @@ from ._s3_http import (
     parse_tags,
     parse_upload_id,
 )
+from ._sigv4 import EMPTY_SHA256
 
 if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
@@ -203,7 +204,7 @@ class S3Store(BaseStore):
     def __init__(
         self,
         *,
-        bucket: str,
+        bucket: str | None = None,
         region: str | None = None,
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
@@ -217,6 +218,8 @@ class S3Store(BaseStore):
         timeouts: Timeouts | None = None,
     ) -> None:
         super().__init__()
+        if bucket is None:
+            raise InvalidConfigError("missing option 'bucket' for the s3 store", provider="s3")
         if not isinstance(bucket, str) or not bucket or "/" in bucket:
             raise InvalidConfigError("option 'bucket' must be a non-empty bucket name", provider="s3")
         for name, value in (
@@ -469,6 +472,10 @@ class S3Store(BaseStore):
             return UnauthenticatedError(f"{where}: credentials refused ({code or status})", **kw)
         if status == 403:
             return PermissionDeniedError(f"{where}: access denied ({code or status})", **kw)
+        if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"):
+            return InvalidConfigError(
+                f"{where}: bucket {self._bucket!r} is in another region than {self._region!r}: pass region=", **kw
+            )
         if status == 501 or code == "NotImplemented":
             return NotSupportedError(f"{where}: not supported by this endpoint ({code})", **kw)
         retryable = status is None or status >= 500 or code == "InternalError"
@@ -514,7 +521,7 @@ class S3Store(BaseStore):
         """One request with the retry policy and the error mapping."""
         wire = self._http
         if payload_sha256 is None:
-            payload_sha256 = (await _sha256(body)).hex()
+            payload_sha256 = (await _sha256(body)).hex() if body else EMPTY_SHA256
 
         async def attempt() -> S3Response:
             with self._map_errors(path, operation, mode, version=version):
