@@ -315,9 +315,12 @@ def measure(script: str, endpoint: str, name: str, test: str, args: argparse.Nam
     argv += ["--rounds", str(args.rounds), "--seconds", str(args.seconds), "--size-mib", str(args.size_mib)]
     for k, v in extra.items():
         argv += [f"--{k}", str(v)]
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        print(f"{name} {test} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
+    for _ in range(2):  # one retry: a loaded machine can kill a run
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            break
+        print(f"{name} {test} failed (exit {done.returncode}):\n{done.stderr[-3000:]}", file=sys.stderr)
+    else:
         return {}
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
