@@ -287,6 +287,8 @@ class FaultyProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.drop: list[tuple[str, str]] = []  # (method, query fragment): respond with nothing
+        # (method, query fragment, status, body): answer this instead of forwarding
+        self.canned: list[tuple[str, str, int, bytes]] = []
         self.cut_after: int | None = None  # cut the next GET body after this many bytes
         self.seen: list[str] = []
         self.runner: Any = None
@@ -313,6 +315,10 @@ class FaultyProxy:
 
         body = await request.read()
         self.seen.append(f"{request.method} {request.query_string}")
+        for canned in self.canned:
+            if canned[0] == request.method and canned[1] in request.query_string:
+                self.canned.remove(canned)
+                return web.Response(status=canned[2], body=canned[3], content_type="application/xml")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         url = self.upstream + request.rel_url.raw_path_qs
         async with self.session.request(request.method, url, headers=headers, data=body) as up:
@@ -450,3 +456,49 @@ async def test_non_ascii_and_spaced_attributes_round_trip(store: osx.BaseStore) 
         await store.put("bad-meta", b"", metadata={"not a header name": "v"})
     with pytest.raises(osx.NotFoundError):
         await store.head("bad-meta")
+
+
+def _error(code: str) -> bytes:
+    return f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>m</Message></Error>".encode()
+
+
+async def test_transient_answers_are_retried(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+    proxy, store = proxied
+    await store.put("k", b"v")
+    proxy.canned += [("GET", "", 503, _error("SlowDown")), ("GET", "", 500, _error("InternalError"))]
+    assert await store.get("k") == b"v"
+    assert proxy.seen[-3:] == ["GET ", "GET ", "GET "]
+    # S3's 409 to concurrent conditional writes is retried too, not reported as a conflict.
+    proxy.canned.append(("PUT", "", 409, _error("ConditionalRequestConflict")))
+    await store.put("fresh", b"x", mode="create")
+    # CompleteMultipartUpload may fail inside a 200 answer: retried like a 500.
+    proxy.canned.append(("POST", "uploadId=", 200, _error("InternalError")))
+    await store.put_stream("mp", [b"a" * MIB] * 6, part_size=5 * MIB)
+    assert (await store.head("mp")).size == 6 * MIB
+    # What persists past the retry budget is a TransportError carrying the status.
+    proxy.canned += [("GET", "", 503, _error("SlowDown"))] * 4
+    with pytest.raises(osx.TransportError) as err:
+        await store.get("k")
+    assert err.value.status == 503
+    assert err.value.provider == "s3"
+    # A conflict that persists means another conditional write won: the mode decides the error.
+    proxy.canned += [("PUT", "", 409, _error("ConditionalRequestConflict"))] * 4
+    with pytest.raises(osx.AlreadyExistsError):
+        await store.put("other", b"x", mode="create")
+
+
+async def test_delete_many_reports_per_key_errors(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+    proxy, store = proxied
+    answer = (
+        b'<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b"<Error><Key>locked</Key><Code>AccessDenied</Code><Message>no</Message></Error>"
+        b"<Error><Key>gone</Key><Code>NoSuchKey</Code><Message>missing</Message></Error>"
+        b"<Error><Key>busy &amp; odd</Key><Code>InternalError</Code><Message>later</Message></Error>"
+        b"</DeleteResult>"
+    )
+    proxy.canned.append(("POST", "delete", 200, answer))
+    with pytest.raises(osx.BulkDeleteError) as err:
+        await store.delete_many(["ok", "locked", "gone", "busy & odd"])
+    assert set(err.value.errors) == {"locked", "busy & odd"}
+    assert isinstance(err.value.errors["locked"], osx.PermissionDeniedError)
+    assert err.value.errors["busy & odd"].path == "busy & odd"
