@@ -25,12 +25,8 @@ import re
 from base64 import b64encode
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime, timedelta
-from email.header import decode_header, make_header
-from email.utils import parsedate_to_datetime
-from functools import lru_cache
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, urlencode
 from xml.etree import ElementTree
 
 import aiohttp
@@ -38,10 +34,9 @@ import aiohttp
 from .._config import RetryConfig, Timeouts, retry_call
 from .._ranges import ByteRange, coalesce, http_range_header
 from .._store import BaseStore, GetOptions, PutOptions
-from .._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
+from .._types import Capabilities, GetResult, ListResult, ObjectMeta, PutResult
 from ..errors import (
     AlreadyExistsError,
-    InvalidArgumentError,
     InvalidConfigError,
     InvalidRangeError,
     NotFoundError,
@@ -55,6 +50,7 @@ from ..errors import (
 )
 from ..paths import join_prefix, validate_prefix
 from ..preconditions import GetConditions, PutMode, UpdateVersion, http_date, quote_etag
+from ._s3_headers import attribute_headers, attributes_from, b64_md5, meta_from, multipart_etag
 from ._s3_http import (
     FrozenCredentials,
     S3HttpError,
@@ -99,66 +95,15 @@ _CAPABILITIES = Capabilities(
     conditional_get=True,
 )
 
-_ATTR_HEADERS = (
-    ("content_type", "Content-Type"),
-    ("content_disposition", "Content-Disposition"),
-    ("content_encoding", "Content-Encoding"),
-    ("content_language", "Content-Language"),
-    ("cache_control", "Cache-Control"),
-)
 _SIGN_METHODS = {"GET": "get_object", "PUT": "put_object", "HEAD": "head_object", "DELETE": "delete_object"}
-# Header-safe as is: printable ASCII, no edge or doubled spaces (servers fold them), and not
-# something that reads as an RFC 2047 encoded word.
-_PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _NO_CONDITIONS = GetConditions()
 _NO_HEADERS: dict[str, str] = {}
-
-
-def _header_value(value: str) -> str:
-    """A value that survives an HTTP header exactly (RFC 2047, as S3 does for non-ASCII metadata)."""
-    if _PLAIN_VALUE.fullmatch(value) and not (value.startswith("=?") and value.endswith("?=")):
-        return value
-    return f"=?UTF-8?B?{b64encode(value.encode()).decode()}?="
-
-
-def _from_header(value: str) -> str:
-    if value.startswith("=?") and value.endswith("?="):
-        try:
-            return str(make_header(decode_header(value)))
-        except (ValueError, LookupError):
-            return value
-    return value
-
-
-@lru_cache(maxsize=512)
-def _http_time(value: str) -> datetime:
-    parsed = parsedate_to_datetime(value)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _b64_md5(data: bytes) -> str:
-    return b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
 
 async def _sha256(data: bytes) -> bytes:
     if len(data) > _HASH_IN_THREAD:
         return await asyncio.to_thread(lambda: hashlib.sha256(data).digest())
     return hashlib.sha256(data).digest()
-
-
-def _multipart_etag(part_etags: list[str]) -> str | None:
-    """The ETag S3 gives a completed multipart upload: MD5 of the parts' MD5s, ``-N``."""
-    digests = []
-    for etag in part_etags:
-        e = etag.strip('"')
-        if len(e) != 32:
-            return None
-        try:
-            digests.append(bytes.fromhex(e))
-        except ValueError:
-            return None
-    return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
 
 
 class _SourceChanged(Exception):
@@ -539,58 +484,12 @@ class S3Store(BaseStore):
 
     # ------------------------------------------------------------------------------ metadata
 
-    def _meta(self, path: str, h: CIMultiDictProxy[str]) -> ObjectMeta:
-        size = int(h.get("Content-Length") or 0)
-        content_range = h.get("Content-Range")
-        if content_range:
-            total = content_range.rpartition("/")[2]
-            if total.isdigit():
-                size = int(total)
-        modified = h.get("Last-Modified")
-        return ObjectMeta(
-            path,
-            size,
-            _http_time(modified) if modified else datetime.now(UTC),
-            h.get("ETag"),
-            h.get("x-amz-version-id"),
-        )
-
-    @staticmethod
-    def _attributes(h: CIMultiDictProxy[str]) -> Attributes:
-        metadata = {k[11:].lower(): _from_header(v) for k, v in h.items() if k[:11].lower() == "x-amz-meta-"}
-        values = {}
-        for name, header in _ATTR_HEADERS:
-            value = h.get(header)
-            if value is not None:
-                values[name] = _from_header(value)
-        return Attributes(**values, metadata=metadata)
-
-    @staticmethod
-    def _attr_headers(attributes: Attributes, tags: Mapping[str, str] | None, path: str) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        for name, header in _ATTR_HEADERS:
-            value = getattr(attributes, name)
-            if value is not None:
-                headers[header] = _header_value(value)
-        for k, v in attributes.metadata.items():
-            if not _TOKEN.fullmatch(k):
-                raise InvalidArgumentError(
-                    f"metadata key {k!r} is not a valid HTTP header name (S3 keeps metadata in headers)",
-                    path=path,
-                    provider="s3",
-                )
-            headers[f"x-amz-meta-{k}"] = _header_value(v)
-        if tags:
-            headers["x-amz-tagging"] = urlencode(tags, quote_via=quote)
-        return headers
-
     async def _current(self, path: str, operation: str) -> ObjectMeta | None:
+        """The object's current metadata, or ``None`` if it does not exist."""
         try:
             return await self._head(path, None)
         except NotFoundError:
             return None
-        except ObjectStoreError as e:
-            raise type(e)(f"{operation} {path!r}: {e}", path=path, provider="s3", status=e.status) from e
 
     async def _resolve_version(self, path: str, mode: UpdateVersion, operation: str) -> str:
         """The ETag to send as If-Match for a CAS that names a version.
@@ -625,7 +524,7 @@ class S3Store(BaseStore):
         if mode == "overwrite" and opts.attributes.is_empty() and not opts.tags:
             headers: dict[str, str] = {}
         else:
-            headers = self._attr_headers(opts.attributes, opts.tags, path)
+            headers = attribute_headers(opts.attributes, opts.tags, path)
         digest = await _sha256(data)
         if mode == "overwrite":
             r = await self._send(path, "put", "PUT", key, headers=headers, body=data, payload_sha256=digest.hex())
@@ -747,7 +646,7 @@ class S3Store(BaseStore):
         key = self._key(path)
         conditions = await self._condition_headers(path, opts.mode, "put_stream")
         upload_id = await self._create_upload(
-            path, key, self._attr_headers(opts.attributes, opts.tags, path), "put_stream"
+            path, key, attribute_headers(opts.attributes, opts.tags, path), "put_stream"
         )
         parts: dict[int, str] = {}
         slots = asyncio.Semaphore(concurrency)
@@ -814,7 +713,7 @@ class S3Store(BaseStore):
         ordered = sorted(parts.items())
         body = complete_xml(ordered)
         digest = hashlib.sha256(body).hexdigest()
-        expected = _multipart_etag([e for _, e in ordered])
+        expected = multipart_etag([e for _, e in ordered])
         headers = {"Content-Type": "application/xml", **conditions}
 
         async def proves() -> PutResult | None:
@@ -869,7 +768,7 @@ class S3Store(BaseStore):
                     "POST",
                     None,
                     query={"delete": ""},
-                    headers={"Content-MD5": _b64_md5(body), "Content-Type": "application/xml"},
+                    headers={"Content-MD5": b64_md5(body), "Content-Type": "application/xml"},
                     body=body,
                 )
                 with self._map_errors(None, "delete_many"):
@@ -923,12 +822,10 @@ class S3Store(BaseStore):
 
     async def _copy_multipart_once(self, src: str, dst: str, *, create: bool) -> None:
         r = await self._send(src, "copy", "HEAD", self._key(src))
-        meta = self._meta(src, r.headers)
-        headers = self._attr_headers(self._attributes(r.headers), None, dst)
-        if r.headers.get("x-amz-tagging-count", "1") != "0":
-            tags = await self._get_tags(src)
-            if tags:
-                headers["x-amz-tagging"] = urlencode(tags, quote_via=quote)
+        meta = meta_from(src, r.headers)
+        # S3 announces tags with x-amz-tagging-count; servers that do not are asked anyway.
+        tags = await self._get_tags(src) if r.headers.get("x-amz-tagging-count", "1") != "0" else None
+        headers = attribute_headers(attributes_from(r.headers), tags, dst)
         key = self._key(dst)
         mode: PutMode = "create" if create else "overwrite"
         conditions = {"If-None-Match": "*"} if create else {}
@@ -1019,11 +916,11 @@ class S3Store(BaseStore):
 
         status, h, data = await self._retrying(path, None, attempt)
         unranged = self._check_response(path, opts, h, status)
-        meta = self._meta(path, h)
+        meta = meta_from(path, h)
         if unranged and opts.range is not None:
             start, end = opts.range.resolve(len(data), path=path, provider="s3")
             data = data[start:end]
-        return GetResult(data, meta, self._attributes(h))
+        return GetResult(data, meta, attributes_from(h))
 
     async def _open_stream(
         self, path: str, opts: GetOptions, chunk_size: int
@@ -1041,7 +938,7 @@ class S3Store(BaseStore):
         response = await self._retrying(path, None, attempt)
         try:
             unranged = self._check_response(path, opts, response.headers, response.status)
-            meta = self._meta(path, response.headers)
+            meta = meta_from(path, response.headers)
             if unranged and opts.range is not None:
                 start, end = opts.range.resolve(meta.size, path=path, provider="s3")
                 body_start = 0
@@ -1169,7 +1066,7 @@ class S3Store(BaseStore):
     async def _head(self, path: str, version: str | None) -> ObjectMeta:
         query = {"versionId": version} if version is not None else None
         r = await self._send(path, "head", "HEAD", self._key(path), query=query, version=version is not None)
-        return self._meta(path, r.headers)
+        return meta_from(path, r.headers)
 
     async def _get_tags(self, path: str) -> dict[str, str]:
         r = await self._send(path, "get_tags", "GET", self._key(path), query={"tagging": ""})
