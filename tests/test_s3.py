@@ -290,6 +290,7 @@ class FaultyProxy:
         # (method, query fragment, status, body): answer this instead of forwarding
         self.canned: list[tuple[str, str, int, bytes]] = []
         self.cut_after: int | None = None  # cut the next GET body after this many bytes
+        self.chunked = False  # answer GETs with chunked transfer encoding (no Content-Length)
         self.seen: list[str] = []
         self.runner: Any = None
 
@@ -329,6 +330,9 @@ class FaultyProxy:
                 request.transport.close()  # the request was done upstream; its answer is lost
                 return web.Response(status=500)
             out = web.StreamResponse(status=up.status, headers=up.headers)
+            if self.chunked and request.method == "GET":
+                del out.headers["Content-Length"]
+                out.enable_chunked_encoding()
             if request.method == "GET" and self.cut_after is not None and len(data) > self.cut_after:
                 cut, self.cut_after = self.cut_after, None
                 await out.prepare(request)
@@ -502,3 +506,13 @@ async def test_delete_many_reports_per_key_errors(proxied: tuple[FaultyProxy, os
     assert set(err.value.errors) == {"locked", "busy & odd"}
     assert isinstance(err.value.errors["locked"], osx.PermissionDeniedError)
     assert err.value.errors["busy & odd"].path == "busy & odd"
+
+
+async def test_chunked_answers_are_read_whole(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+    proxy, store = proxied
+    data = bytes(range(256)) * 4096
+    await store.put("chunked", data)
+    proxy.chunked = True
+    assert await store.get("chunked") == data
+    async with store.get_stream("chunked", chunk_size=64 * 1024) as stream:
+        assert b"".join([c async for c in stream]) == data

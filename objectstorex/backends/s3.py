@@ -23,7 +23,7 @@ import hashlib
 import os
 import re
 from base64 import b64encode
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -96,6 +96,16 @@ _CAPABILITIES = Capabilities(
 )
 
 _SIGN_METHODS = {"GET": "get_object", "PUT": "put_object", "HEAD": "head_object", "DELETE": "delete_object"}
+_RETRY_CODES = frozenset(
+    {
+        "ConditionalRequestConflict",
+        "OperationAborted",
+        "SlowDown",
+        "RequestTimeout",
+        "BadDigest",
+        "XAmzContentSHA256Mismatch",
+    }
+)
 _NO_CONDITIONS = GetConditions()
 _NO_HEADERS: dict[str, str] = {}
 
@@ -104,6 +114,18 @@ async def _sha256(data: bytes) -> bytes:
     if len(data) > _HASH_IN_THREAD:
         return await asyncio.to_thread(lambda: hashlib.sha256(data).digest())
     return hashlib.sha256(data).digest()
+
+
+async def _gather(aws: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """``asyncio.gather`` that cancels (and awaits) the others as soon as one fails."""
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 class _SourceChanged(Exception):
@@ -385,8 +407,8 @@ class S3Store(BaseStore):
     ) -> ObjectStoreError:
         where = f"{operation} {path!r}" if path else operation
         kw: dict[str, Any] = {"path": path, "provider": "s3", "status": status}
-        if code == "ConditionalRequestConflict" or status in (429, 503) or code in ("SlowDown", "RequestTimeout"):
-            # A concurrent conditional write is in flight, or throttling: retry.
+        if status in (429, 503) or code in _RETRY_CODES:
+            # Throttling, a concurrent conditional write in flight, or a body damaged in transit.
             return ObjectStoreError(f"{where}: S3 asked to retry ({code or status})", retryable=True, **kw)
         if code == "NoSuchBucket":
             return NotFoundError(f"{where}: bucket {self._bucket!r} does not exist", **kw)
@@ -413,6 +435,7 @@ class S3Store(BaseStore):
             "InvalidToken",
             "SignatureDoesNotMatch",
             "TokenRefreshRequired",
+            "RequestTimeTooSkewed",  # this machine's clock is off: signatures are time-bound
         ):
             return UnauthenticatedError(f"{where}: credentials refused ({code or status})", **kw)
         if status == 403:
@@ -573,7 +596,7 @@ class S3Store(BaseStore):
 
         try:
             r = await self._retrying(path, mode, attempt)
-        except (AlreadyExistsError, PreconditionError, ObjectStoreError) as e:
+        except ObjectStoreError as e:
             if maybe_landed and (
                 isinstance(e, (AlreadyExistsError, PreconditionError)) or _s3_code(e) == "NoSuchUpload"
             ):
@@ -824,7 +847,12 @@ class S3Store(BaseStore):
         r = await self._send(src, "copy", "HEAD", self._key(src))
         meta = meta_from(src, r.headers)
         # S3 announces tags with x-amz-tagging-count; servers that do not are asked anyway.
-        tags = await self._get_tags(src) if r.headers.get("x-amz-tagging-count", "1") != "0" else None
+        tags: dict[str, str] | None = None
+        if r.headers.get("x-amz-tagging-count", "1") != "0":
+            try:
+                tags = await self._get_tags(src)
+            except NotSupportedError:
+                tags = None  # S3-compatible servers without tagging (e.g. R2): nothing to copy
         headers = attribute_headers(attributes_from(r.headers), tags, dst)
         key = self._key(dst)
         mode: PutMode = "create" if create else "overwrite"
@@ -862,7 +890,7 @@ class S3Store(BaseStore):
                     with self._map_errors(src, "copy"):
                         return number, parse_copy_part(pr.body)
 
-            done = await asyncio.gather(*(part(n, s) for n, s in enumerate(range(0, meta.size, step), start=1)))
+            done = await _gather(part(n, s) for n, s in enumerate(range(0, meta.size, step), start=1))
             await self._complete(dst, key, upload_id, dict(done), mode, conditions, "copy")
         except BaseException:
             await asyncio.shield(self._abort(dst, key, upload_id))
@@ -942,8 +970,11 @@ class S3Store(BaseStore):
             if unranged and opts.range is not None:
                 start, end = opts.range.resolve(meta.size, path=path, provider="s3")
                 body_start = 0
+            elif "Content-Length" not in response.headers:
+                # A chunked answer (some S3-compatible gateways): read to its end, no resume.
+                return meta, _to_eof(path, response, chunk_size)
             else:
-                length = int(response.headers.get("Content-Length") or 0)
+                length = int(response.headers["Content-Length"])
                 content_range = response.headers.get("Content-Range", "")
                 start = int(content_range[6:].partition("-")[0]) if content_range.startswith("bytes ") else 0
                 end = start + length
@@ -1054,7 +1085,7 @@ class S3Store(BaseStore):
         async def fetch(span: tuple[int, int]) -> bytes:
             return (await self._get(path, GetOptions(pinned, ByteRange(span[0], span[1])))).data
 
-        blobs = await asyncio.gather(*(fetch(s) for s in spans))
+        blobs = await _gather(fetch(s) for s in spans)
         out: list[bytes] = []
         for start, end in resolved:
             for (s, e), blob in zip(spans, blobs, strict=True):
@@ -1126,6 +1157,22 @@ class S3Store(BaseStore):
                 f"sign {path!r}: cannot presign ({type(e).__name__})", path=path, provider="s3"
             ) from e
         return url
+
+
+async def _to_eof(path: str, response: aiohttp.ClientResponse, chunk_size: int) -> AsyncIterator[bytes]:
+    try:
+        while True:
+            try:
+                block = await response.content.read(chunk_size)
+            except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                raise TransportError(
+                    f"get_stream {path!r}: connection lost ({type(e).__name__})", path=path, provider="s3"
+                ) from e
+            if not block:
+                return
+            yield block
+    finally:
+        response.release()
 
 
 def _etag_from_body(body: bytes) -> str | None:
