@@ -9,6 +9,7 @@ by ``S3Store._map_errors``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,8 +46,20 @@ FrozenCredentials = tuple[str, str, str | None]
 Credentials = Callable[[], Awaitable[FrozenCredentials | None]]
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+_LARGE_BODY = 1024 * 1024
 # aiohttp would otherwise ask for gzip and decompress: objects must come back as stored.
 _SKIP_AUTO = frozenset({"Accept-Encoding"})
+
+
+def _payload(body: bytes) -> bytes | aiohttp.payload.BytesPayload:
+    if len(body) <= _LARGE_BODY:
+        return body
+    # aiohttp warns (ResourceWarning) about large bytes bodies; handing one to the transport is
+    # what we want here (it is written without blocking), so the warning is silenced at the one
+    # synchronous place the payload is built.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        return aiohttp.payload.BytesPayload(body)
 
 
 class S3HttpError(Exception):
@@ -198,7 +211,7 @@ class S3Wire:
             method,
             url,
             headers=signed,
-            data=body or None,
+            data=_payload(body) if body else None,
             skip_auto_headers=_SKIP_AUTO,
             read_bufsize=read_bufsize,
         )
