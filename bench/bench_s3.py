@@ -40,7 +40,7 @@ BUCKET = "bucket"
 SMALL = "small.bin"
 BIG = "big.bin"
 KEYS = {"access_key_id": "AKIDBENCHMARK", "secret_access_key": "bench-secret-key"}
-CLIENTS = ["objectstorex", "obstore", "aiobotocore", "s3fs"]
+CLIENTS = ["objectstorex", "obstore", "aiobotocore", "s3fs", "aiohttp"]  # aiohttp: a bare loop, no S3 client
 MIB = 1024 * 1024
 CHUNK = MIB  # read size asked of every streaming client that takes one
 
@@ -254,6 +254,25 @@ async def client(name: str, endpoint: str) -> tuple[Get, Stream, Callable[[], Aw
 
         return fs_get, fs_stream, fs_close
 
+    if name == "aiohttp":
+        # The ceiling of any aiohttp-based client: unsigned GETs, nothing but the HTTP library.
+        import aiohttp
+
+        http = aiohttp.ClientSession(auto_decompress=False, read_bufsize=CHUNK)
+
+        async def raw_get(key: str) -> bytes:
+            async with http.get(f"{endpoint}/{BUCKET}/{key}") as resp:
+                return await resp.read()
+
+        async def raw_stream(key: str) -> int:
+            n = 0
+            async with http.get(f"{endpoint}/{BUCKET}/{key}") as resp:
+                while chunk := await resp.content.read(CHUNK):
+                    n += len(chunk)
+            return n
+
+        return raw_get, raw_stream, http.close
+
     raise SystemExit(f"unknown client {name}")
 
 
@@ -334,7 +353,7 @@ def main(args: argparse.Namespace) -> None:
         make_files(root, args.size_mib)
         with nginx(root) as endpoint:
             small: dict[tuple[str, int], float] = {}
-            for concurrency in (1, 32):
+            for concurrency in (1, 32) if "small" in args.tests else ():
                 for name in CLIENTS:
                     r = measure(script, endpoint, name, "small", args, concurrency=concurrency)
                     if r:
@@ -344,7 +363,7 @@ def main(args: argparse.Namespace) -> None:
                             flush=True,
                         )
             big: dict[str, dict[str, float]] = {}
-            for name in CLIENTS:
+            for name in CLIENTS if "stream" in args.tests else ():
                 r = measure(script, endpoint, name, "stream", args)
                 if r:
                     big[name] = {
@@ -360,21 +379,25 @@ def main(args: argparse.Namespace) -> None:
     def ratio(value: float, ref: float | None) -> str:
         return f"{value / ref:.2f}x" if ref else "n/a"
 
-    lines.append(f"1 KiB GET, ops/s (median of {args.rounds} rounds of {args.seconds:g} s):")
-    lines.append("")
-    lines.append("| client | c=1 | vs obstore | c=32 | vs obstore |")
-    lines.append("|---|---|---|---|---|")
-    for name in CLIENTS:
-        c1, c32 = small.get((name, 1)), small.get((name, 32))
+    if small:
+        lines.append(f"1 KiB GET, ops/s (median of {args.rounds} rounds of {args.seconds:g} s):")
+        lines.append("")
+        lines.append("| client | c=1 | vs obstore | c=32 | vs obstore |")
+        lines.append("|---|---|---|---|---|")
+        for name in CLIENTS:
+            c1, c32 = small.get((name, 1)), small.get((name, 32))
+            lines.append(
+                f"| {name} | {c1 or 0:,.0f} | {ratio(c1 or 0, small.get(('obstore', 1)))} "
+                f"| {c32 or 0:,.0f} | {ratio(c32 or 0, small.get(('obstore', 32)))} |"
+            )
+        lines.append("")
+    if big:
         lines.append(
-            f"| {name} | {c1 or 0:,.0f} | {ratio(c1 or 0, small.get(('obstore', 1)))} "
-            f"| {c32 or 0:,.0f} | {ratio(c32 or 0, small.get(('obstore', 32)))} |"
+            f"Streaming a {args.size_mib} MiB object (median of {args.rounds} rounds; RSS of the client process):"
         )
-    lines.append("")
-    lines.append(f"Streaming a {args.size_mib} MiB object (median of {args.rounds} rounds; RSS of the client process):")
-    lines.append("")
-    lines.append("| client | MiB/s | vs obstore | peak RSS MiB | RSS growth MiB |")
-    lines.append("|---|---|---|---|---|")
+        lines.append("")
+        lines.append("| client | MiB/s | vs obstore | peak RSS MiB | RSS growth MiB |")
+        lines.append("|---|---|---|---|---|")
     ref = big.get("obstore", {}).get("mibps")
     for name in CLIENTS:
         b = big.get(name)
@@ -395,6 +418,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--markdown", help="also write the result tables to this file")
+    parser.add_argument("--tests", default="small,stream", help="comma-separated: small, stream")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--test", help=argparse.SUPPRESS)
