@@ -1,4 +1,5 @@
-"""moto server for the S3 adapter: one per test session, a versioned bucket, a prefix per test."""
+"""S3 test servers, one of each per session: moto (semantics; a fresh bucket per test, probed for
+the conditions it ignores) and s3rver (the only one that verifies SigV4 signatures)."""
 
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def s3rver_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     data = tmp_path_factory.mktemp("s3rver")
     argv = ["-d", str(data), "-a", "127.0.0.1", "-p", str(port), "-s", "--configure-bucket", S3RVER_BUCKET]
-    script = f"require({str(cli)!r}).parseAsync(['node', 's3rver', ...{argv!r}]).catch(e => {{ throw e }})"
+    script = f"require({str(cli)!r}).parseAsync(['node', 's3rver', ...{argv!r}])"
     endpoint = f"http://127.0.0.1:{port}"
     with serve([str(node), "-e", script], f"{endpoint}/"):
         yield endpoint
