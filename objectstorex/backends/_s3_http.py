@@ -24,6 +24,7 @@ from yarl import URL
 from ._sigv4 import EMPTY_SHA256, encode_key, encode_query, sign_headers
 
 __all__ = [
+    "IDENTITY",
     "Credentials",
     "FrozenCredentials",
     "ListPage",
@@ -47,8 +48,9 @@ Credentials = Callable[[], Awaitable[FrozenCredentials | None]]
 
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _LARGE_BODY = 1024 * 1024
-# aiohttp would otherwise ask for gzip and decompress: objects must come back as stored.
-_SKIP_AUTO = frozenset({"Accept-Encoding"})
+#: Default headers of the data-plane sessions: objects must come back as stored, never gzipped
+#: (a session default is cheaper per request than ``skip_auto_headers``, and is not signed).
+IDENTITY = {"Accept-Encoding": "identity"}
 
 
 def _payload(body: bytes) -> bytes | aiohttp.payload.BytesPayload:
@@ -131,6 +133,7 @@ class S3Wire:
             connector=session.connector,
             connector_owner=False,
             timeout=session.timeout,
+            headers=IDENTITY,
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )
@@ -212,7 +215,6 @@ class S3Wire:
             url,
             headers=signed,
             data=_payload(body) if body else None,
-            skip_auto_headers=_SKIP_AUTO,
             read_bufsize=read_bufsize,
         )
         if response.status >= 300:

@@ -52,6 +52,7 @@ from ..paths import join_prefix, validate_prefix
 from ..preconditions import GetConditions, PutMode, UpdateVersion, http_date, quote_etag
 from ._s3_headers import attribute_headers, attributes_from, b64_md5, meta_from, multipart_etag
 from ._s3_http import (
+    IDENTITY,
     FrozenCredentials,
     S3HttpError,
     S3Response,
@@ -297,7 +298,9 @@ class S3Store(BaseStore):
         http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300),
             timeout=aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.read),
-            auto_decompress=False,  # bytes come back exactly as stored
+            # Bytes come back exactly as stored: ask for no content coding, and never decode one.
+            headers=IDENTITY,
+            auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         stack.push_async_callback(http.close)
