@@ -20,7 +20,11 @@ from objectstorex._factory import store_class
 DUMMY_CONFIG: dict[str, dict[str, object]] = {
     "s3": {"bucket": "matrix", "region": "us-east-1", "access_key_id": "AKIDMATRIX", "secret_access_key": "dummy"},
     "azure": {"account": "matrix", "container": "matrix", "access_key": "ZHVtbXkta2V5"},
-    "gcs": {"bucket": "matrix", "anonymous": True},
+    "gcs": {
+        "bucket": "matrix",
+        "anonymous": True,
+        "service_account_key": {"type": "service_account", "client_email": "m@matrix.invalid", "private_key": "dummy"},
+    },
 }
 
 ROWS = [
@@ -45,7 +49,9 @@ NOTES = {
     "(AWS since 2024, MinIO, moto).",
     "azure": "azure: shown for a store with an account key; one built on a SAS token cannot mint SAS URLs "
     "(`sign` false). Blob versions depend on the storage account's settings.",
-    "gcs": "gcs: `version=` means a generation; older generations exist only in a bucket with versioning.",
+    "gcs": "gcs: shown for a store with a service-account key; without one `sign` raises `InvalidConfigError`. "
+    "`version=` means a generation; older generations exist only in a bucket with versioning. "
+    "Conditions on reads are sent to GCS (ETags) and evaluated again on the response (all four).",
 }
 
 YES, NO = "✅", "❌"

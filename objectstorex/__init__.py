@@ -49,6 +49,7 @@ __all__ = [
     "BaseStore",
     "BulkDeleteError",
     "Capabilities",
+    "GCSStore",
     "GetResult",
     "InvalidArgumentError",
     "InvalidConfigError",
@@ -79,10 +80,10 @@ __all__ = [
     "patterns",
 ]
 
-# Cloud stores import their SDK on first access, so `import objectstorex` needs none. They join
-# __all__ as their adapters land (each has its own issue); until then the name is absent.
+# Cloud stores import their SDK on first access, so `import objectstorex` needs none.
 if TYPE_CHECKING:
     from .backends.azure import AzureStore
+    from .backends.gcs import GCSStore
     from .backends.s3 import S3Store
 
 _LAZY = {"S3Store": "s3", "AzureStore": "azure", "GCSStore": "gcs"}

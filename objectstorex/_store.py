@@ -897,7 +897,7 @@ class BaseStore(ABC):
         if seconds <= 0:
             raise InvalidArgumentError("expires_in must be positive", path=path, provider=self.provider)
         if not self.capabilities.sign:
-            raise NotSupportedError(f"the {self.provider} store cannot sign URLs", path=path, provider=self.provider)
+            raise self._sign_unavailable(path)
         return await self._sign(method.upper(), path, timedelta(seconds=seconds))
 
     # ----------------------------------------------------------------------------- hooks
@@ -954,6 +954,10 @@ class BaseStore(ABC):
 
     async def _get_tags(self, path: str) -> dict[str, str]:
         raise NotSupportedError(f"the {self.provider} store has no object tags", path=path, provider=self.provider)
+
+    def _sign_unavailable(self, path: str) -> ObjectStoreError:
+        """The error for ``sign`` on a store that cannot sign (GCS without a key: InvalidConfigError)."""
+        return NotSupportedError(f"the {self.provider} store cannot sign URLs", path=path, provider=self.provider)
 
     async def _sign(self, method: str, path: str, expires_in: timedelta) -> str:
         raise NotSupportedError(f"the {self.provider} store cannot sign URLs", path=path, provider=self.provider)

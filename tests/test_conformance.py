@@ -21,7 +21,7 @@ from objectstorex._store import GetOptions, PutOptions
 from objectstorex.preconditions import GetConditions
 from objectstorex.testing import ConformanceSuite
 
-BACKENDS = ["memory", "local", "s3", "azure"]
+BACKENDS = ["memory", "local", "s3", "azure", "gcs"]
 
 
 @pytest.fixture(params=BACKENDS, ids=BACKENDS)

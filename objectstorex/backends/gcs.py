@@ -1,0 +1,1027 @@
+"""GCSStore: Google Cloud Storage (and fake-gcs-server) on the JSON API, with gcsfs's auth and session.
+
+gcsfs provides what is hard to get right -- credentials (service-account keys, application
+default credentials, token refresh) and its aiohttp session -- and the store sends the JSON
+API requests the contract needs itself, because gcsfs has no method for them (conditional
+writes, generations, rewrite, batch delete with per-object errors) and its own calls cost a
+retry decorator, a dircache and a response copy each:
+
+* writes are multipart uploads (metadata and body in one request) carrying the put mode as
+  ``ifGenerationMatch`` -- ``0`` for create, the generation for compare-and-swap;
+  ``put_stream`` is a resumable session fed in chunks of a multiple of 256 KiB, with the same
+  condition on the session, cancelled on error so nothing is committed;
+* reads are media downloads (``alt=media``) whose headers carry the ETag, generation and
+  attributes, so a read is one request;
+* copies are ``rewriteTo`` calls, looping on ``rewriteToken``; ``delete_many`` uses the JSON
+  batch endpoint (100 per batch) and falls back to single deletes where there is none.
+
+Every failure is translated in :meth:`GCSStore._error`, the one place that knows GCS's statuses.
+"""
+
+from __future__ import annotations
+
+import os
+
+# gcsfs 2026.x looks up every bucket's type over gRPC unless this is off, which stalls about
+# 60 s per bucket against any non-Google endpoint. The store uses gcsfs.core.GCSFileSystem
+# (never the experimental subclass), so this only matters to code importing gcsfs after us.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+import asyncio
+import contextlib
+import gzip
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import aiohttp
+from yarl import URL
+
+from .._config import RetryConfig, Timeouts, retry_call
+from .._ranges import ByteRange, coalesce
+from .._store import BaseStore, GetOptions, PutOptions
+from .._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
+from ..errors import (
+    AlreadyExistsError,
+    InvalidConfigError,
+    InvalidRangeError,
+    NotFoundError,
+    NotModifiedError,
+    NotSupportedError,
+    ObjectStoreError,
+    PermissionDeniedError,
+    PreconditionError,
+    TransportError,
+    UnauthenticatedError,
+)
+from ..paths import join_prefix, validate_prefix
+from ..preconditions import (
+    GetConditions,
+    PutMode,
+    UpdateVersion,
+    check_get,
+    gcs_write_params,
+    normalize_etag,
+    quote_etag,
+)
+from ._gcs_auth import GCSSettings, resolve_settings, signed_url
+
+__all__ = ["GCSStore"]
+
+MIB = 1024 * 1024
+_QUANTUM = 256 * 1024  # resumable chunks must be multiples of this
+_DEFAULT_PART = 8 * MIB
+_BATCH = 100  # the JSON batch endpoint takes at most 100 calls
+_META_FIELDS = "name,size,updated,etag,generation,metageneration"
+_REFRESH_MARGIN = timedelta(minutes=5)
+_ATTR_FIELDS = {
+    "content_type": "contentType",
+    "content_disposition": "contentDisposition",
+    "content_encoding": "contentEncoding",
+    "content_language": "contentLanguage",
+    "cache_control": "cacheControl",
+}
+_RESPONSE_ATTRS = {
+    "content_type": "Content-Type",
+    "content_disposition": "Content-Disposition",
+    "content_encoding": "Content-Encoding",
+    "content_language": "Content-Language",
+    "cache_control": "Cache-Control",
+}
+# Transport failures of aiohttp and asyncio: retried, then reported as TransportError.
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+    aiohttp.ServerTimeoutError,
+    asyncio.IncompleteReadError,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+class _HttpStatus(Exception):
+    """A non-success answer (status and GCS's error ``reason``), mapped by ``GCSStore._error``."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+
+
+def _reason(body: bytes) -> str:
+    """The ``reason`` (or message) of a JSON API error body; never the raw body."""
+    try:
+        error = json.loads(body)["error"]
+        errors = error.get("errors") or [{}]
+        return str(errors[0].get("reason") or error.get("message") or "")[:100]
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return ""
+
+
+def _parse_rfc3339(value: object) -> datetime:
+    if not isinstance(value, str) or not value:
+        return datetime.now(UTC)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def _parse_http_date(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return datetime.now(UTC)
+
+
+class GCSStore(BaseStore):
+    """A store on a Google Cloud Storage bucket (optionally under a name prefix).
+
+    Args:
+        bucket: the bucket.
+        service_account_key: a service-account key as JSON text, a dict or a file path
+            (default: ``GOOGLE_APPLICATION_CREDENTIALS``); without one, application default
+            credentials are used. Needed for :meth:`sign`.
+        endpoint: the JSON API base URL (default ``https://storage.googleapis.com``; set by
+            ``STORAGE_EMULATOR_HOST`` when that is set, as in Google's SDKs).
+        anonymous: send no credentials (emulators, public data); implied by
+            ``STORAGE_EMULATOR_HOST``. A key given with it is still used for signing.
+        project: the project id (default: the key's ``project_id``); only informational here.
+        prefix: a name prefix every location is relative to.
+        retry: retry policy for transient failures.
+        timeouts: connect / read-stall / total timeouts.
+
+    Example::
+
+        async with osx.GCSStore(bucket="data", service_account_key="key.json") as store:
+            await store.put("a.txt", b"hi")
+    """
+
+    provider = "gcs"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        service_account_key: str | os.PathLike[str] | dict[str, Any] | None = None,
+        endpoint: str | None = None,
+        anonymous: bool = False,
+        project: str | None = None,
+        prefix: str | None = None,
+        retry: RetryConfig | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(bucket, str) or not bucket or "/" in bucket:
+            raise InvalidConfigError("option 'bucket' must be a non-empty str without '/'", provider="gcs")
+        if retry is not None and not isinstance(retry, RetryConfig):
+            raise InvalidConfigError("option 'retry' must be an objectstorex.RetryConfig", provider="gcs")
+        if timeouts is not None and not isinstance(timeouts, Timeouts):
+            raise InvalidConfigError("option 'timeouts' must be an objectstorex.Timeouts", provider="gcs")
+        self._settings: GCSSettings = resolve_settings(
+            service_account_key=service_account_key, endpoint=endpoint, anonymous=anonymous, project=project
+        )
+        self._bucket = bucket
+        self._prefix = validate_prefix(prefix, provider="gcs")
+        self._retry = retry or RetryConfig()
+        self._timeouts = timeouts or Timeouts()
+        api = self._settings.endpoint
+        b = quote(bucket, safe="")
+        self._objects_url = f"{api}/storage/v1/b/{b}/o"
+        self._upload_url = f"{api}/upload/storage/v1/b/{b}/o"
+        self._batch_url = f"{api}/batch/storage/v1"
+        self._batch_path = f"/storage/v1/b/{b}/o"
+        self._capabilities = Capabilities(
+            put_create=True,
+            put_update_etag=True,  # resolved to (generation, metageneration), never unconditional
+            put_update_version=True,
+            copy_if_not_exists=True,
+            delete_if_match=True,
+            tags=False,  # GCS has no object tags
+            versions=True,
+            sign=self._settings.can_sign,
+            conditional_get=True,
+        )
+        self._fs: Any = None  # gcsfs.core.GCSFileSystem
+        self._session: aiohttp.ClientSession | None = None
+        self._token: tuple[str, datetime | None] | None = None
+        self._refresh_lock = asyncio.Lock()
+        self._batch_supported = True
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Create/CAS by generation (and by ETag), versions (generations), V4 signing with a key; no tags."""
+        return self._capabilities
+
+    def _repr_fields(self) -> dict[str, object]:
+        fields: dict[str, object] = {"bucket": self._bucket}
+        if self._prefix:
+            fields["prefix"] = self._prefix
+        fields["endpoint"] = self._settings.endpoint
+        fields["auth"] = self._settings.auth
+        return fields
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    async def _open(self) -> None:
+        from gcsfs.core import GCSFileSystem
+
+        settings = self._settings
+        if settings.anonymous:
+            token: Any = "anon"
+        elif settings.key is not None:
+            token = settings.key
+        else:
+            token = "google_default"
+        t = self._timeouts
+        session_kwargs = {
+            "timeout": aiohttp.ClientTimeout(total=t.total, connect=t.connect, sock_read=t.read),
+            "auto_decompress": False,  # a Content-Encoding: gzip object is returned as stored
+            "connector": aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+        }
+        try:
+            # Application default credentials may probe the metadata server: off the loop.
+            self._fs = await asyncio.to_thread(
+                GCSFileSystem,
+                token=token,
+                endpoint_url=settings.endpoint,
+                project=settings.project,
+                asynchronous=True,
+                skip_instance_cache=True,  # never share a session with another store
+                session_kwargs=session_kwargs,
+            )
+            self._session = await self._fs._set_session()
+        except Exception as e:
+            await session_kwargs["connector"].close()  # type: ignore[attr-defined]
+            raise UnauthenticatedError(
+                f"cannot set up Google credentials ({type(e).__name__}); pass service_account_key, "
+                "set GOOGLE_APPLICATION_CREDENTIALS, or use anonymous=True",
+                provider="gcs",
+            ) from None
+
+    async def _close(self) -> None:
+        session, self._session = self._session, None
+        if self._fs is not None:
+            self._fs._session = None
+        self._fs = None
+        self._token = None
+        if session is not None:
+            await session.close()
+
+    async def _auth_headers(self) -> dict[str, str]:
+        """``Authorization`` for the next request, refreshing the token off the loop when near expiry."""
+        if self._settings.anonymous:
+            return {}
+        token = self._token
+        if token is not None and (token[1] is None or token[1] - datetime.now(UTC) > _REFRESH_MARGIN):
+            return {"Authorization": f"Bearer {token[0]}"}
+        async with self._refresh_lock:
+            fs = self._fs
+            if fs is None:
+                raise ObjectStoreError("the gcs store is closed", provider="gcs")
+            try:
+                await asyncio.to_thread(fs.credentials.maybe_refresh)
+            except Exception as e:
+                raise UnauthenticatedError(
+                    f"cannot obtain a Google access token ({type(e).__name__})", provider="gcs"
+                ) from None
+            creds = fs.credentials.credentials
+            if creds is None or not getattr(creds, "token", None):
+                raise UnauthenticatedError("no Google access token available", provider="gcs")
+            expiry = creds.expiry
+            if expiry is not None and expiry.tzinfo is None:
+                expiry = expiry.replace(tzinfo=UTC)  # google-auth keeps naive UTC
+            self._token = (creds.token, expiry)
+        return {"Authorization": f"Bearer {creds.token}"}
+
+    # ------------------------------------------------------------------------------ errors
+
+    @contextlib.contextmanager
+    def _map_errors(self, path: str | None, operation: str, mode: PutMode | None = None) -> Iterator[None]:
+        """Translate raw-request and aiohttp failures (the one place); URLs are never quoted."""
+        try:
+            yield
+        except ObjectStoreError:
+            raise
+        except _HttpStatus as e:
+            raise self._error(path, operation, mode, e.status, e.reason) from None
+        except _TRANSPORT_ERRORS as e:
+            raise TransportError(
+                f"{operation}: network failure talking to GCS ({type(e).__name__})",
+                path=path,
+                provider="gcs",
+                retryable=True,
+            ) from None
+
+    def _error(
+        self, path: str | None, operation: str, mode: PutMode | None, status: int | None, reason: str
+    ) -> ObjectStoreError:
+        """The objectstorex error for a GCS status and error reason, most specific first."""
+        where = f"{operation} {path!r}" if path else operation
+        kw: dict[str, Any] = {"path": path, "provider": "gcs", "status": status}
+        detail = f" ({reason})" if reason else ""
+        if mode == "create" and status == 412:
+            return AlreadyExistsError(f"{where}: the object already exists", **kw)
+        if isinstance(mode, UpdateVersion) and status in (404, 412):
+            return PreconditionError(f"{where}: the object changed or is gone", **kw)
+        if status == 304:
+            return NotModifiedError(f"{where}: not modified", **kw)
+        if status == 412:
+            return PreconditionError(f"{where}: precondition failed{detail}", **kw)
+        if status == 416:
+            return InvalidRangeError(f"{where}: range not satisfiable", **kw)
+        if status == 404:
+            return NotFoundError(f"{where}: not found{detail}", **kw)
+        if status == 401:
+            return UnauthenticatedError(f"{where}: credentials refused{detail}", **kw)
+        if status == 403:
+            return PermissionDeniedError(f"{where}: access denied{detail}", **kw)
+        if status in (405, 501):
+            return NotSupportedError(f"{where}: not supported by this endpoint{detail}", **kw)
+        retryable = status is None or status >= 500 or status in (408, 429)
+        return ObjectStoreError(f"{where} failed: HTTP {status}{detail}", retryable=retryable, **kw)
+
+    async def _retrying(self, path: str | None, attempt: Any) -> Any:
+        """Run ``attempt`` (already error-mapped) with the retry policy; TransportError after it."""
+        try:
+            return await retry_call(attempt, self._retry)
+        except ObjectStoreError as e:
+            if e.retryable and not isinstance(e, TransportError):
+                raise TransportError(f"{e} (after retries)", path=path, provider="gcs", status=e.status) from e
+            raise
+
+    # ------------------------------------------------------------------------------ raw requests
+
+    def _key(self, path: str) -> str:
+        return join_prefix(self._prefix, path)
+
+    def _location(self, name: str) -> str:
+        return name[len(self._prefix) + 1 :] if self._prefix else name
+
+    def _object_url(self, key: str) -> str:
+        return f"{self._objects_url}/{quote(key, safe='')}"
+
+    async def _open_request(
+        self,
+        method: str,
+        url: str,
+        *,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | memoryview | None = None,
+        ok: tuple[int, ...] = (),
+    ) -> aiohttp.ClientResponse:
+        """Send one request; return the response on 2xx (or a status in ``ok``), raise ``_HttpStatus`` otherwise."""
+        session = self._session
+        if session is None:
+            raise ObjectStoreError("the gcs store is closed", provider="gcs")
+        sent = await self._auth_headers()
+        if headers:
+            sent.update(headers)
+        if query:
+            url = f"{url}?{urlencode(query, quote_via=quote, safe='')}"
+        resp = await session.request(method, URL(url, encoded=True), headers=sent, data=data)
+        if resp.status >= 300 and resp.status not in ok:
+            reason = ""
+            if method != "HEAD":
+                reason = _reason(await resp.read())
+            resp.release()
+            raise _HttpStatus(resp.status, reason)
+        return resp
+
+    async def _call(
+        self,
+        path: str | None,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        mode: PutMode | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | memoryview | None = None,
+    ) -> tuple[Any, bytes]:
+        """One request with retries and error mapping; returns (headers, body)."""
+
+        async def attempt() -> tuple[Any, bytes]:
+            with self._map_errors(path, operation, mode):
+                resp = await self._open_request(method, url, query=query, headers=headers, data=data)
+                try:
+                    body = await resp.read()
+                finally:
+                    resp.release()
+                return resp.headers, body
+
+        result: tuple[Any, bytes] = await self._retrying(path, attempt)
+        return result
+
+    async def _json(
+        self,
+        path: str | None,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        mode: PutMode | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | memoryview | None = None,
+    ) -> dict[str, Any]:
+        _, body = await self._call(path, operation, method, url, mode=mode, query=query, headers=headers, data=data)
+        if not body.strip():
+            return {}
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            raise ObjectStoreError(
+                f"{operation}: GCS answered with malformed JSON", path=path, provider="gcs"
+            ) from None
+        if not isinstance(parsed, dict):
+            raise ObjectStoreError(f"{operation}: GCS answered with unexpected JSON", path=path, provider="gcs")
+        return parsed
+
+    # ------------------------------------------------------------------------------ metadata
+
+    def _resource_meta(self, item: dict[str, Any]) -> ObjectMeta:
+        generation = item.get("generation")
+        return ObjectMeta(
+            self._location(str(item.get("name", ""))),
+            int(item.get("size") or 0),
+            _parse_rfc3339(item.get("updated")),
+            normalize_etag(str(item["etag"])) if item.get("etag") else None,
+            str(generation) if generation else None,
+        )
+
+    async def _resource(self, path: str, operation: str, version: str | None = None) -> dict[str, Any]:
+        query = {"fields": _META_FIELDS}
+        if version is not None:
+            query["generation"] = version
+        return await self._json(path, operation, "GET", self._object_url(self._key(path)), query=query)
+
+    async def _resolve_etag(self, path: str, operation: str, mode: UpdateVersion) -> tuple[str, str]:
+        """The (generation, metageneration) of the object whose ETag is ``mode.etag``.
+
+        GCS writes cannot be conditioned on an ETag; the write that follows is conditioned on
+        both numbers, so a change after this lookup still fails it.
+        """
+        assert mode.etag is not None
+        try:
+            item = await self._resource(path, operation)
+        except NotFoundError:
+            raise PreconditionError(
+                f"{operation} {path!r}: the object does not exist (expected to update it)", path=path, provider="gcs"
+            ) from None
+        if normalize_etag(str(item.get("etag", ""))) != normalize_etag(mode.etag):
+            raise PreconditionError(
+                f"{operation} {path!r}: the object has changed (ETag differs)", path=path, provider="gcs"
+            )
+        return str(item["generation"]), str(item.get("metageneration", "1"))
+
+    async def _write_params(self, path: str, operation: str, mode: PutMode) -> dict[str, str]:
+        if isinstance(mode, UpdateVersion) and mode.version is None:
+            return gcs_write_params(mode, await self._resolve_etag(path, operation, mode))
+        return gcs_write_params(mode)
+
+    # ------------------------------------------------------------------------------ writes
+
+    def _resource_body(self, key: str, opts: PutOptions) -> dict[str, Any]:
+        resource: dict[str, Any] = {"name": key}
+        attrs = opts.attributes
+        for name, field_name in _ATTR_FIELDS.items():
+            value = getattr(attrs, name)
+            if value is not None:
+                resource[field_name] = value
+        if attrs.metadata:
+            resource["metadata"] = dict(attrs.metadata)
+        return resource
+
+    def _put_result(self, item: dict[str, Any]) -> PutResult:
+        generation = item.get("generation")
+        etag = item.get("etag")
+        return PutResult(normalize_etag(str(etag)) if etag else None, str(generation) if generation else None)
+
+    async def _put(self, path: str, data: bytes | memoryview, opts: PutOptions) -> PutResult:
+        key = self._key(path)
+        query = {"uploadType": "multipart", "fields": "etag,generation"}
+        query.update(await self._write_params(path, "put", opts.mode))
+        resource = self._resource_body(key, opts)
+        content_type = resource.get("contentType", "application/octet-stream")
+        boundary = f"osx-{uuid.uuid4().hex}"
+        head = (
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+            f"{json.dumps(resource)}\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\r\n"
+        ).encode()
+        body = b"".join((head, data, f"\r\n--{boundary}--\r\n".encode()))
+        item = await self._json(
+            path,
+            "put",
+            "POST",
+            self._upload_url,
+            mode=opts.mode,
+            query=query,
+            headers={"Content-Type": f"multipart/related; boundary={boundary}"},
+            data=body,
+        )
+        return self._put_result(item)
+
+    async def _put_stream(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        opts: PutOptions,
+        part_size: int | None,
+        max_concurrency: int | None,
+    ) -> PutResult:
+        # Resumable chunks are sequential (max_concurrency has nothing to overlap) and a
+        # multiple of 256 KiB: memory stays near one part.
+        size = max(_QUANTUM, -(-(part_size or _DEFAULT_PART) // _QUANTUM) * _QUANTUM)
+        pieces: list[bytes] = []
+        pending = 0
+        async for chunk in chunks:
+            pieces.append(chunk)
+            pending += len(chunk)
+            if pending > size:
+                break
+        else:
+            # Everything fits one request: a multipart upload is atomic and cheaper.
+            return await self._put(path, b"".join(pieces), opts)
+        return await self._put_resumable(path, pieces, chunks, opts, size)
+
+    async def _put_resumable(
+        self, path: str, pieces: list[bytes], chunks: AsyncIterator[bytes], opts: PutOptions, size: int
+    ) -> PutResult:
+        """Feed a resumable session; on any failure cancel it, so nothing is committed."""
+        key = self._key(path)
+        query = {"uploadType": "resumable", "name": key, "fields": "etag,generation"}
+        query.update(await self._write_params(path, "put_stream", opts.mode))
+        resource = self._resource_body(key, opts)
+        content_type = resource.get("contentType", "application/octet-stream")
+        headers, _ = await self._call(
+            path,
+            "put_stream",
+            "POST",
+            self._upload_url,
+            mode=opts.mode,
+            query=query,
+            headers={"Content-Type": "application/json; charset=UTF-8", "X-Upload-Content-Type": content_type},
+            data=json.dumps(resource).encode(),
+        )
+        session_url = headers.get("Location")
+        if not session_url:
+            raise ObjectStoreError("put_stream: GCS opened no upload session", path=path, provider="gcs")
+        try:
+            offset = 0
+            buffered = b"".join(pieces)
+            pieces.clear()
+            async for chunk in chunks:
+                buffered += chunk
+                while len(buffered) > size:  # keep one byte back: the last chunk must be sent as last
+                    await self._send_chunk(
+                        path, session_url, memoryview(buffered)[:size], offset, None, content_type, opts
+                    )
+                    offset += size
+                    buffered = buffered[size:]
+            item = await self._send_chunk(
+                path, session_url, memoryview(buffered), offset, offset + len(buffered), content_type, opts
+            )
+        except BaseException:
+            await asyncio.shield(self._cancel_session(session_url))
+            raise
+        return self._put_result(item or {})
+
+    async def _send_chunk(
+        self,
+        path: str,
+        session_url: str,
+        data: memoryview,
+        offset: int,
+        total: int | None,
+        content_type: str,
+        opts: PutOptions,
+    ) -> dict[str, Any] | None:
+        """PUT ``data`` at ``offset``; resend what the server did not persist (308 ``Range``)."""
+        sent = 0
+        while True:
+            rest = data[sent:]
+            end = offset + sent + len(rest)
+            span = f"bytes {offset + sent}-{end - 1}" if len(rest) else "bytes *"
+            # The chunk's Content-Type is the object's: some servers take it from the chunk.
+            headers = {"Content-Range": f"{span}/{'*' if total is None else total}", "Content-Type": content_type}
+
+            async def attempt(headers: dict[str, str] = headers, body: memoryview = rest) -> tuple[int, Any, bytes]:
+                with self._map_errors(path, "put_stream", opts.mode):
+                    resp = await self._open_request("PUT", session_url, headers=headers, data=body, ok=(308,))
+                    try:
+                        return resp.status, resp.headers, await resp.read()
+                    finally:
+                        resp.release()
+
+            status, resp_headers, body = await self._retrying(path, attempt)
+            if status != 308:
+                if total is None:
+                    raise ObjectStoreError("put_stream: GCS finished the upload early", path=path, provider="gcs")
+                try:
+                    parsed = json.loads(body) if body.strip() else {}
+                except ValueError:
+                    parsed = {}
+                return parsed if isinstance(parsed, dict) else {}
+            persisted = resp_headers.get("Range", "")
+            done = int(persisted.rsplit("-", 1)[1]) + 1 if "-" in persisted else 0
+            if done >= end and total is None:
+                return None
+            if done < offset + sent:
+                raise ObjectStoreError("put_stream: GCS lost part of the upload", path=path, provider="gcs")
+            sent = done - offset
+
+    async def _cancel_session(self, session_url: str) -> None:
+        """DELETE a resumable session (GCS answers 499): its bytes are never committed."""
+        with contextlib.suppress(Exception):
+            resp = await self._open_request("DELETE", session_url, ok=(499,))
+            resp.release()
+
+    async def _delete(self, path: str, cond: UpdateVersion | None) -> None:
+        url = self._object_url(self._key(path))
+        if cond is None:
+            try:
+                await self._call(path, "delete", "DELETE", url)
+            except NotFoundError:
+                pass  # idempotent: GCS answers 404 for a missing object
+            return
+        query = await self._write_params(path, "delete", cond)
+        await self._call(path, "delete", "DELETE", url, mode=cond, query=query)
+
+    async def _delete_many(self, paths: list[str]) -> dict[str, ObjectStoreError]:
+        errors: dict[str, ObjectStoreError] = {}
+        for start in range(0, len(paths), _BATCH):
+            batch = paths[start : start + _BATCH]
+            statuses = await self._delete_batch(batch) if self._batch_supported else None
+            if statuses is None:
+                errors.update(await super()._delete_many(batch))
+                continue
+            for p, (status, reason) in zip(batch, statuses, strict=True):
+                if status < 300 or status == 404:
+                    continue  # missing objects are not errors
+                errors[p] = self._error(p, "delete", None, status, reason)
+        return errors
+
+    async def _delete_batch(self, batch: list[str]) -> list[tuple[int, str]] | None:
+        """Delete through the JSON batch endpoint; ``None`` when there is none (emulators)."""
+        boundary = f"osx-batch-{uuid.uuid4().hex}"
+        parts = []
+        for i, p in enumerate(batch):
+            parts.append(
+                f"--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{i}>\r\n\r\n"
+                f"DELETE {self._batch_path}/{quote(self._key(p), safe='')} HTTP/1.1\r\n"
+                "Content-Type: application/json\r\nContent-Length: 0\r\n\r\n\r\n"
+            )
+        body = ("".join(parts) + f"--{boundary}--\r\n").encode()
+        try:
+            headers, payload = await self._call(
+                None,
+                "delete_many",
+                "POST",
+                self._batch_url,
+                headers={"Content-Type": f"multipart/mixed; boundary={boundary}"},
+                data=body,
+            )
+        except ObjectStoreError as e:
+            if e.status in (400, 404, 405, 501):
+                self._batch_supported = False  # no batch endpoint here: single deletes from now on
+                return None
+            raise
+        statuses = parse_batch_response(headers.get("Content-Type", ""), payload, len(batch))
+        if statuses is None:
+            raise ObjectStoreError("delete_many: the batch answer does not match the request", provider="gcs")
+        return statuses
+
+    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        operation = "copy" if overwrite else "copy_if_not_exists"
+        target = f"b/{quote(self._bucket, safe='')}/o/{quote(self._key(dst), safe='')}"
+        url = f"{self._object_url(self._key(src))}/rewriteTo/{target}"
+        query: dict[str, str] = {"fields": "done,rewriteToken"}
+        mode: PutMode | None = None
+        if not overwrite:
+            query["ifGenerationMatch"] = "0"  # atomic: the service refuses an existing destination
+            mode = "create"
+        # Without a body the destination takes the source's attributes and metadata. A large
+        # or cross-location copy takes several calls, each resuming with the last token.
+        while True:
+            try:
+                answer = await self._json(dst, operation, "POST", url, mode=mode, query=query)
+            except NotFoundError as e:
+                raise NotFoundError(
+                    f"{operation} {src!r}: source not found", path=src, provider="gcs", status=404
+                ) from e
+            if answer.get("done", True) is True or not answer.get("rewriteToken"):
+                return
+            query["rewriteToken"] = str(answer["rewriteToken"])
+
+    # ------------------------------------------------------------------------------ reads
+
+    def _media_meta(self, path: str, headers: Any) -> ObjectMeta:
+        size = int(headers.get("x-goog-stored-content-length") or headers.get("Content-Length") or 0)
+        content_range = headers.get("Content-Range")
+        if content_range and "/" in content_range:
+            total = content_range.rsplit("/", 1)[1]
+            if total.isdigit():
+                size = int(total)
+        etag = headers.get("ETag")
+        return ObjectMeta(
+            path,
+            size,
+            _parse_http_date(headers.get("Last-Modified")),
+            normalize_etag(etag) if etag else None,
+            headers.get("x-goog-generation"),
+        )
+
+    @staticmethod
+    def _attributes(headers: Any) -> Attributes:
+        # Media downloads carry user metadata as x-goog-meta-* headers (names case-insensitive).
+        metadata = {k[12:].lower(): v for k, v in headers.items() if k[:12].lower() == "x-goog-meta-"}
+        values = {name: headers.get(h) for name, h in _RESPONSE_ATTRS.items()}
+        return Attributes(**values, metadata=metadata)
+
+    @staticmethod
+    def _condition_headers(cond: GetConditions) -> dict[str, str]:
+        """ETag conditions GCS evaluates on media downloads (its JSON API has no date conditions)."""
+        headers: dict[str, str] = {}
+        if cond.if_match is not None:
+            headers["If-Match"] = ", ".join(quote_etag(e) for e in cond.if_match.split(",") if e.strip())
+        if cond.if_none_match is not None and cond.if_none_match.strip() != "*":
+            headers["If-None-Match"] = ", ".join(quote_etag(e) for e in cond.if_none_match.split(",") if e.strip())
+        return headers
+
+    async def _open_read(
+        self, path: str, opts: GetOptions, operation: str
+    ) -> tuple[aiohttp.ClientResponse, ObjectMeta]:
+        """Send the media GET (conditions, range, generation); return the open response and its metadata.
+
+        GCS evaluates the ETag conditions; all four are evaluated again here on the response's
+        own headers (its ETag and Last-Modified describe exactly the bytes that follow), which
+        is how the date conditions -- absent from the JSON API -- are honoured at all, and
+        which keeps a server that ignores conditions from handing out the wrong answer.
+        """
+        query = {"alt": "media"}
+        if opts.version is not None:
+            query["generation"] = opts.version
+        headers = {"Accept-Encoding": "gzip"}  # the stored bytes, never a transcoded form
+        headers.update(self._condition_headers(opts.conditions))
+        r = opts.range
+        suffix_size: int | None = None
+        if r is not None:
+            if r.suffix is not None:
+                headers["Range"] = f"bytes=-{r.suffix}"
+            else:
+                headers["Range"] = f"bytes={r.start}-" if r.end is None else f"bytes={r.start}-{r.end - 1}"
+        url = self._object_url(self._key(path))
+
+        async def attempt() -> aiohttp.ClientResponse:
+            with self._map_errors(path, operation):
+                return await self._open_request("GET", url, query=query, headers=headers)
+
+        resp: aiohttp.ClientResponse = await self._retrying(path, attempt)
+        meta = self._media_meta(path, resp.headers)
+        try:
+            if opts.conditions:
+                check_get(opts.conditions, meta, provider="gcs")
+            if r is not None:
+                suffix_size = meta.size
+                if suffix_size == 0 or (r.suffix is None and r.start >= suffix_size):
+                    raise InvalidRangeError(
+                        f"{operation} {path!r}: range {r} is not satisfiable on {suffix_size} bytes",
+                        path=path,
+                        provider="gcs",
+                    )
+        except ObjectStoreError as e:
+            resp.close()  # drop the connection rather than download a body nobody reads
+            raise type(e)(str(e), path=path, provider="gcs", status=e.status) from None
+        return resp, meta
+
+    def _range_of(self, resp: aiohttp.ClientResponse, meta: ObjectMeta) -> tuple[int, int] | None:
+        """The ``[start, end)`` a 206 answer holds, or ``None`` for a whole-object answer."""
+        if resp.status != 206:
+            return None
+        span = resp.headers.get("Content-Range", "").split(" ", 1)[-1].split("/", 1)[0]
+        first, _, last = span.partition("-")
+        if not first.isdigit() or not last.isdigit():
+            return None
+        return int(first), int(last) + 1
+
+    async def _get(self, path: str, opts: GetOptions) -> GetResult:
+        resp, meta = await self._open_read(path, opts, "get")
+        try:
+            with self._map_errors(path, "get"):
+                data = await resp.read()
+        finally:
+            resp.release()
+        if (
+            resp.headers.get("Content-Encoding") == "gzip"
+            and resp.headers.get("x-goog-stored-content-encoding") == "identity"
+        ):
+            data = gzip.decompress(data)  # compressed in transit only: hand back what was stored
+        if opts.range is not None and self._range_of(resp, meta) is None:
+            # A server that ignored the range: apply it here.
+            start, end = opts.range.resolve(len(data), path=path, provider="gcs")
+            data = data[start:end]
+        return GetResult(data, meta, self._attributes(resp.headers))
+
+    async def _open_stream(
+        self, path: str, opts: GetOptions, chunk_size: int
+    ) -> tuple[ObjectMeta, AsyncIterator[bytes]]:
+        resp, meta = await self._open_read(path, opts, "get_stream")
+        span = self._range_of(resp, meta)
+        if opts.range is not None and span is None:
+            with self._map_errors(path, "get_stream"):
+                data = await resp.read()
+            resp.release()
+            start, end = opts.range.resolve(len(data), path=path, provider="gcs")
+            data = data[start:end]
+
+            async def once() -> AsyncIterator[bytes]:
+                for i in range(0, len(data), chunk_size):
+                    yield data[i : i + chunk_size]
+
+            return meta, once()
+        start, end = span if span is not None else (0, meta.size)
+        return meta, self._stream_body(path, resp, meta, start, end, chunk_size)
+
+    async def _stream_body(
+        self, path: str, resp: aiohttp.ClientResponse, meta: ObjectMeta, start: int, end: int, chunk_size: int
+    ) -> AsyncIterator[bytes]:
+        """Yield ``[start, end)`` in chunks of at most ``chunk_size``, resuming a dropped read.
+
+        A resumed read asks for the remaining bytes of the generation the stream opened with,
+        so it never splices two versions together: a change raises instead.
+        """
+        position, resumes = start, 0
+        url = self._object_url(self._key(path))
+        try:
+            while position < end:
+                try:
+                    with self._map_errors(path, "get_stream"):
+                        block = await resp.content.readexactly(min(chunk_size, end - position))
+                except TransportError:
+                    resp.close()
+                    resumes += 1
+                    if resumes > self._retry.max_retries or meta.version is None:
+                        raise
+                    query = {"alt": "media", "generation": meta.version}
+                    headers = {"Accept-Encoding": "gzip", "Range": f"bytes={position}-{end - 1}"}
+
+                    async def attempt(query: dict[str, str] = query, headers: dict[str, str] = headers) -> Any:
+                        with self._map_errors(path, "get_stream"):
+                            return await self._open_request("GET", url, query=query, headers=headers)
+
+                    try:
+                        resp = await self._retrying(path, attempt)
+                    except NotFoundError:
+                        raise PreconditionError(
+                            f"get_stream {path!r}: the object changed while it was read", path=path, provider="gcs"
+                        ) from None
+                    continue
+                position += len(block)
+                yield block
+        finally:
+            if position < end:
+                resp.close()  # abandoned early: drop the connection rather than drain it
+            else:
+                resp.release()
+
+    async def _get_ranges(self, path: str, ranges: list[ByteRange]) -> list[bytes]:
+        """One metadata read, then the coalesced spans fetched concurrently from that generation."""
+        meta = self._resource_meta(await self._resource(path, "get_ranges"))
+        resolved = [r.resolve(meta.size, path=path, provider="gcs") for r in ranges]
+        spans = coalesce(resolved)
+        url = self._object_url(self._key(path))
+        query = {"alt": "media"}
+        if meta.version is not None:
+            query["generation"] = meta.version
+
+        async def fetch(span: tuple[int, int]) -> bytes:
+            try:
+                _, body = await self._call(
+                    path,
+                    "get_ranges",
+                    "GET",
+                    url,
+                    query=query,
+                    headers={"Accept-Encoding": "gzip", "Range": f"bytes={span[0]}-{span[1] - 1}"},
+                )
+            except NotFoundError:
+                raise PreconditionError(
+                    f"get_ranges {path!r}: the object changed while it was read", path=path, provider="gcs"
+                ) from None
+            return body
+
+        blobs = await asyncio.gather(*(fetch(s) for s in spans))
+        out: list[bytes] = []
+        for start, end in resolved:
+            for (s, e), blob in zip(spans, blobs, strict=True):
+                if s <= start and end <= e:
+                    out.append(blob[start - s : end - s])
+                    break
+        return out
+
+    async def _head(self, path: str, version: str | None) -> ObjectMeta:
+        return self._resource_meta(await self._resource(path, "head", version))
+
+    # ------------------------------------------------------------------------------ listing
+
+    def _list_prefix(self, prefix: str) -> str:
+        key_prefix = join_prefix(self._prefix, prefix)
+        return f"{key_prefix}/" if key_prefix else ""
+
+    async def _list_pages(
+        self, prefix: str, *, delimiter: bool, start: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        query = {
+            "prefix": self._list_prefix(prefix),
+            "maxResults": "1000",
+            "fields": f"items({_META_FIELDS}),prefixes,nextPageToken",
+        }
+        if delimiter:
+            query["delimiter"] = "/"
+        if start is not None:
+            query["startOffset"] = start  # inclusive on the service: filtered by the caller
+        while True:
+            page = await self._json(prefix or None, "list", "GET", self._objects_url, query=dict(query))
+            yield page
+            token = page.get("nextPageToken")
+            if not token:
+                return
+            query["pageToken"] = str(token)
+
+    async def _list(self, prefix: str, offset: str | None) -> AsyncIterator[ObjectMeta]:
+        start = self._key(offset) if offset is not None else None
+        async for page in self._list_pages(prefix, delimiter=False, start=start):
+            for item in page.get("items") or []:
+                meta = self._resource_meta(item)
+                if offset is None or meta.location > offset:
+                    yield meta
+
+    async def _list_with_delimiter(self, prefix: str) -> ListResult:
+        objects: list[ObjectMeta] = []
+        prefixes: list[str] = []
+        async for page in self._list_pages(prefix, delimiter=True):
+            objects.extend(self._resource_meta(item) for item in page.get("items") or [])
+            prefixes.extend(self._location(str(p)).rstrip("/") for p in page.get("prefixes") or [])
+        return ListResult(objects, prefixes)
+
+    # ------------------------------------------------------------------------------ signing
+
+    def _sign_unavailable(self, path: str) -> ObjectStoreError:
+        return InvalidConfigError(
+            "signing GCS URLs needs a service-account key (service_account_key= or GOOGLE_APPLICATION_CREDENTIALS)",
+            path=path,
+            provider="gcs",
+        )
+
+    async def _sign(self, method: str, path: str, expires_in: timedelta) -> str:
+        key = self._settings.key
+        if key is None or not self._settings.can_sign:
+            raise self._sign_unavailable(path)
+        return signed_url(
+            key,
+            endpoint=self._settings.endpoint,
+            bucket=self._bucket,
+            name=self._key(path),
+            method=method,
+            expires_in=expires_in,
+        )
+
+
+_STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")
+_CONTENT_ID = re.compile(rb"(?im)^content-id:\s*<?response-item(\d+)>?\s*$")
+
+
+def parse_batch_response(content_type: str, payload: bytes, expected: int) -> list[tuple[int, str]] | None:
+    """Map a JSON batch answer (``multipart/mixed``) to ``(status, reason)`` per request, in order.
+
+    Parts are matched by their ``Content-ID`` (``response-item<i>``), not by position; ``None``
+    when the answer is not a batch answer or does not cover every request.
+    """
+    found = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not found:
+        return None
+    boundary = b"--" + found.group(1).encode()
+    results: dict[int, tuple[int, str]] = {}
+    for part in payload.split(boundary)[1:]:
+        if part.startswith(b"--"):
+            break
+        cid = _CONTENT_ID.search(part)
+        status = _STATUS_LINE.search(part)
+        if cid is None or status is None:
+            continue
+        body_start = part.find(b"{")
+        reason = _reason(part[body_start:].strip().rstrip(b"-").strip()) if body_start >= 0 else ""
+        results[int(cid.group(1))] = (int(status.group(1)), reason)
+    if sorted(results) != list(range(expected)):
+        return None
+    return [results[i] for i in range(expected)]
