@@ -252,7 +252,7 @@ class GCSStore(BaseStore):
                 GCSFileSystem,
                 token=token,
                 endpoint_url=settings.endpoint,
-                project=settings.project,
+                project=settings.project or "",  # None makes gcsfs warn; the store never needs it
                 asynchronous=True,
                 skip_instance_cache=True,  # never share a session with another store
                 session_kwargs=session_kwargs,
@@ -578,18 +578,29 @@ class GCSStore(BaseStore):
             raise ObjectStoreError("put_stream: GCS opened no upload session", path=path, provider="gcs")
         try:
             offset = 0
-            buffered = b"".join(pieces)
-            pieces.clear()
-            async for chunk in chunks:
-                buffered += chunk
-                while len(buffered) > size:  # keep one byte back: the last chunk must be sent as last
-                    await self._send_chunk(
-                        path, session_url, memoryview(buffered)[:size], offset, None, content_type, opts
-                    )
+            pending = sum(len(p) for p in pieces)
+
+            async def flush() -> None:
+                """Send every whole chunk but the last byte: the final chunk must carry the total."""
+                nonlocal offset, pending
+                joined = b"".join(pieces)
+                cut = (len(joined) - 1) // size * size
+                view = memoryview(joined)
+                for i in range(0, cut, size):
+                    await self._send_chunk(path, session_url, view[i : i + size], offset, None, content_type, opts)
                     offset += size
-                    buffered = buffered[size:]
+                pieces[:] = [joined[cut:]]
+                pending = len(joined) - cut
+
+            await flush()
+            async for chunk in chunks:
+                pieces.append(chunk)
+                pending += len(chunk)
+                if pending > size:
+                    await flush()
+            last = b"".join(pieces)
             item = await self._send_chunk(
-                path, session_url, memoryview(buffered), offset, offset + len(buffered), content_type, opts
+                path, session_url, memoryview(last), offset, offset + len(last), content_type, opts
             )
         except BaseException:
             await asyncio.shield(self._cancel_session(session_url))
