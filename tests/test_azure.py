@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ import pytest
 
 import objectstorex as osx
 from objectstorex.backends._azure_auth import AZURITE_ACCOUNT, AZURITE_KEY
+from tests.emulators._servers import CuttingProxy
 from tests.emulators.azure import create_container, make_store, sdk_client
 
 WRONG_KEY = base64.b64encode(b"not the azurite key, but a valid base64 one" * 2).decode()
@@ -332,55 +332,9 @@ async def test_unreachable_endpoint_is_a_transport_error() -> None:
 # ------------------------------------------------------------------------------ dropped connections
 
 
-class _CuttingProxy:
-    """A TCP proxy to Azurite that, once armed, cuts the response connection carrying the
-    ``cut_after``-th byte sent to the client after arming (a dropped download)."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.cut_after: int | None = None
-        self.since = 0
-        self.cuts = 0
-        self.server: asyncio.Server | None = None
-
-    def arm(self, cut_after: int) -> None:
-        self.cut_after, self.since = cut_after, 0
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, downstream: bool) -> None:
-            with contextlib.suppress(ConnectionError):
-                while data := await src.read(65536):
-                    if downstream and self.cut_after is not None:
-                        room = self.cut_after - self.since
-                        self.since += len(data)
-                        if len(data) > room:
-                            dst.write(data[:room])
-                            await dst.drain()
-                            self.cut_after = None
-                            self.cuts += 1
-                            break
-                    dst.write(data)
-                    await dst.drain()
-            for w in (writer, up_writer):
-                w.close()
-
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(pump(reader, up_writer, False), pump(up_reader, writer, True))
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-
-
 async def test_get_stream_resumes_pinned_to_the_etag(azurite_endpoint: str, container: str) -> None:
     port = int(azurite_endpoint.rsplit(":", 1)[1].split("/", 1)[0])
-    proxy = _CuttingProxy(port)
+    proxy = CuttingProxy(port)
     proxied = f"http://127.0.0.1:{await proxy.start()}/{AZURITE_ACCOUNT}"
     data = random.randbytes(4 * 1024 * 1024)
     try:

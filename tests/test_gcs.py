@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import urllib.parse
 import uuid
@@ -26,7 +27,7 @@ from aiohttp import web
 import objectstorex as osx
 from objectstorex.backends._gcs_auth import signed_url
 from objectstorex.backends.gcs import parse_batch_response
-from tests.emulators._servers import free_port
+from tests.emulators._servers import CuttingProxy, free_port
 from tests.emulators.gcs import TEST_KEY_FILE, create_bucket, make_store, upload
 
 KEY: dict[str, Any] = json.loads(TEST_KEY_FILE.read_text(encoding="utf-8"))
@@ -477,3 +478,64 @@ def test_batch_answer_is_matched_by_content_id() -> None:
     assert parse_batch_response('multipart/mixed; boundary="b"', payload, 2) == [(403, "forbidden"), (404, "")]
     assert parse_batch_response("multipart/mixed; boundary=b", payload, 3) is None  # a missing answer
     assert parse_batch_response("application/json", payload, 2) is None
+
+
+# ------------------------------------------------------------------------------ dropped connections
+
+
+async def test_get_stream_resumes_pinned_to_the_generation(fake_gcs_endpoint: str, bucket: str) -> None:
+    proxy = CuttingProxy(int(fake_gcs_endpoint.rsplit(":", 1)[1]))
+    proxied = f"http://127.0.0.1:{await proxy.start()}"
+    data = random.randbytes(4 * 1024 * 1024)
+    try:
+        async with make_store(proxied, bucket) as store:
+            await store.put("big", data)
+            proxy.arm(1024 * 1024)
+            got = bytearray()
+            async with store.get_stream("big", chunk_size=256 * 1024) as stream:
+                async for chunk in stream:
+                    got += chunk
+            assert proxy.cuts == 1
+            assert bytes(got) == data  # resumed from the byte received, nothing lost or doubled
+
+            # The object is replaced before the cut: the old generation's rest is read (the
+            # bucket keeps versions) -- never the new object's bytes spliced in.
+            proxy.arm(1024 * 1024)
+            got.clear()
+            async with store.get_stream("big", chunk_size=256 * 1024) as stream:
+                async for chunk in stream:
+                    if not got:
+                        await store.put("big", random.randbytes(len(data)))
+                    got.extend(chunk)
+            assert proxy.cuts == 2
+            assert bytes(got) == data
+    finally:
+        await proxy.close()
+
+
+async def test_get_stream_refuses_a_gone_generation(fake_gcs_endpoint: str) -> None:
+    unversioned = f"t-{uuid.uuid4().hex[:20]}"
+    create_bucket(fake_gcs_endpoint, unversioned, versioned=False)
+    proxy = CuttingProxy(int(fake_gcs_endpoint.rsplit(":", 1)[1]))
+    proxied = f"http://127.0.0.1:{await proxy.start()}"
+    data = random.randbytes(4 * 1024 * 1024)
+    try:
+        async with make_store(proxied, unversioned) as store:
+            await store.put("big", data)
+            proxy.arm(1024 * 1024)
+            got = bytearray()
+
+            async def read_while_overwriting() -> None:
+                async with store.get_stream("big", chunk_size=256 * 1024) as stream:
+                    async for chunk in stream:
+                        if not got:
+                            await store.put("big", random.randbytes(len(data)))
+                        got.extend(chunk)
+
+            with pytest.raises(osx.PreconditionError):
+                await read_while_overwriting()
+            assert proxy.cuts == 1
+            assert len(got) < len(data)
+            assert bytes(got) == data[: len(got)]
+    finally:
+        await proxy.close()
