@@ -881,8 +881,7 @@ class BaseStore(ABC):
             NotSupportedError: memory and local stores.
             InvalidConfigError: the store lacks what signing needs (e.g. a GCS key).
         """
-        if not self._live:
-            await self._ensure_open()
+        self._check_not_closed()
         path = self._path(path)
         if not isinstance(method, str) or method.upper() not in _SIGN_METHODS:
             raise InvalidArgumentError(
@@ -897,7 +896,9 @@ class BaseStore(ABC):
         if seconds <= 0:
             raise InvalidArgumentError("expires_in must be positive", path=path, provider=self.provider)
         if not self.capabilities.sign:
-            raise self._sign_unavailable(path)
+            raise self._sign_unavailable(path)  # before opening: no credentials are needed to say so
+        if not self._live:
+            await self._ensure_open()
         return await self._sign(method.upper(), path, timedelta(seconds=seconds))
 
     # ----------------------------------------------------------------------------- hooks

@@ -282,6 +282,10 @@ async def test_sign_needs_a_key_and_at_most_seven_days(fake_gcs_endpoint: str, b
     async with osx.GCSStore(bucket=bucket, endpoint=fake_gcs_endpoint, anonymous=True) as keyless:
         with pytest.raises(osx.InvalidConfigError, match="service-account key"):
             await keyless.sign("GET", "x", 60)
+    default_credentials = osx.GCSStore(bucket=bucket)  # refused before any credential lookup
+    with pytest.raises(osx.InvalidConfigError, match="service-account key"):
+        await default_credentials.sign("GET", "x", 60)
+    await default_credentials.close()
     async with make_store(fake_gcs_endpoint, bucket) as store:
         with pytest.raises(osx.InvalidArgumentError, match="7 days"):
             await store.sign("GET", "x", timedelta(days=8))
