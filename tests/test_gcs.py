@@ -396,6 +396,17 @@ async def test_etag_cas_loses_to_a_write_after_the_lookup(
     assert await gw_store.get("race") == b"someone else"
 
 
+async def test_listings_follow_page_tokens(store: osx.BaseStore) -> None:
+    store._page_size = 7  # type: ignore[attr-defined]
+    names = sorted([f"d/o{i:02d}" for i in range(20)] + [f"d/sub{i}/x" for i in range(9)])
+    await asyncio.gather(*(store.put(n, b"") for n in names))
+    assert [m.location async for m in store.list("d")] == names
+    assert [m.location async for m in store.list("d", offset="d/o05")] == [n for n in names if n > "d/o05"]
+    level = await store.list_with_delimiter("d")
+    assert [m.location for m in level.objects] == [f"d/o{i:02d}" for i in range(20)]
+    assert level.common_prefixes == [f"d/sub{i}" for i in range(9)]
+
+
 # ------------------------------------------------------------------------------ uploads
 
 

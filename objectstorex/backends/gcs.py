@@ -166,6 +166,8 @@ class GCSStore(BaseStore):
     """
 
     provider = "gcs"
+    #: Objects per listing page (GCS's maximum is 1000); tests lower it to exercise paging.
+    _page_size = 1000
 
     def __init__(
         self,
@@ -977,7 +979,7 @@ class GCSStore(BaseStore):
     ) -> AsyncIterator[dict[str, Any]]:
         query = {
             "prefix": self._list_prefix(prefix),
-            "maxResults": "1000",
+            "maxResults": str(self._page_size),
             "fields": f"items({_META_FIELDS}),prefixes,nextPageToken",
         }
         if delimiter:
@@ -1002,11 +1004,12 @@ class GCSStore(BaseStore):
 
     async def _list_with_delimiter(self, prefix: str) -> ListResult:
         objects: list[ObjectMeta] = []
-        prefixes: list[str] = []
+        prefixes: dict[str, None] = {}
         async for page in self._list_pages(prefix, delimiter=True):
             objects.extend(self._resource_meta(item) for item in page.get("items") or [])
-            prefixes.extend(self._location(str(p)).rstrip("/") for p in page.get("prefixes") or [])
-        return ListResult(objects, prefixes)
+            # A prefix may come back on several pages (GCS's clients collect them in a set).
+            prefixes.update((self._location(str(p)).rstrip("/"), None) for p in page.get("prefixes") or [])
+        return ListResult(objects, sorted(prefixes))
 
     # ------------------------------------------------------------------------------ signing
 
