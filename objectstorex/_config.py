@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .errors import InvalidConfigError, ObjectStoreError
+from .errors import InvalidConfigError, ObjectStoreError, TransportError
 
-__all__ = ["RetryConfig", "Timeouts", "retry_call"]
+__all__ = ["RetryConfig", "Timeouts", "retry_call", "retry_or_transport_error"]
 
 T = TypeVar("T")
 
@@ -104,3 +104,18 @@ async def retry_call(
                 raise
             tries += 1
             await asyncio.sleep(delay)
+
+
+async def retry_or_transport_error(
+    attempt: Callable[[], Awaitable[T]], config: RetryConfig, *, path: str | None, provider: str
+) -> T:
+    """Run :func:`retry_call`; a retryable error that outlived the budget becomes a TransportError.
+
+    The TransportError (5xx, 429 and the like after the last retry) is chained and keeps the status.
+    """
+    try:
+        return await retry_call(attempt, config)
+    except ObjectStoreError as e:
+        if e.retryable and not isinstance(e, TransportError):
+            raise TransportError(f"{e} (after retries)", path=path, provider=provider, status=e.status) from e
+        raise

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .errors import InvalidRangeError
 
-__all__ = ["ByteRange", "coalesce", "http_range_header", "parse_range"]
+__all__ = ["ByteRange", "coalesce", "http_range_header", "parse_range", "slice_spans"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +108,16 @@ def coalesce(ranges: Sequence[tuple[int, int]], gap: int = 1024 * 1024) -> list[
         else:
             merged.append((start, end))
     return merged
+
+
+def slice_spans(
+    ranges: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]], blobs: Sequence[bytes]
+) -> list[bytes]:
+    """Cut each resolved range out of the fetched span (from :func:`coalesce`) that holds it."""
+    out: list[bytes] = []
+    for start, end in ranges:
+        for (s, e), blob in zip(spans, blobs, strict=True):
+            if s <= start and end <= e:
+                out.append(blob[start - s : end - s])
+                break
+    return out

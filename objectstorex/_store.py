@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
-from ._ranges import ByteRange, coalesce, parse_range
+from ._ranges import ByteRange, coalesce, parse_range, slice_spans
 from ._stream import DEFAULT_CHUNK_SIZE, ObjectStream
 from ._types import ATTRIBUTE_NAMES, Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
 from .errors import (
@@ -974,13 +974,7 @@ class BaseStore(ABC):
             return res.data
 
         blobs = await asyncio.gather(*(fetch(s) for s in spans))
-        out: builtins.list[bytes] = []
-        for start, end in resolved:
-            for (s, e), blob in zip(spans, blobs, strict=True):
-                if s <= start and end <= e:
-                    out.append(blob[start - s : end - s])
-                    break
-        return out
+        return slice_spans(resolved, spans, blobs)
 
     async def _delete_many(self, paths: builtins.list[str]) -> dict[str, ObjectStoreError]:
         """Delete concurrently (16 at a time), collecting per-path errors."""

@@ -34,9 +34,10 @@ from xml.sax.saxutils import escape
 import aiohttp
 from yarl import URL
 
-from .._config import RetryConfig, Timeouts, retry_call
-from .._ranges import ByteRange, coalesce
+from .._config import RetryConfig, Timeouts, retry_or_transport_error
+from .._ranges import ByteRange, coalesce, slice_spans
 from .._store import BaseStore, GetOptions, PutOptions
+from .._stream import resuming_body
 from .._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
 from ..errors import (
     AlreadyExistsError,
@@ -367,12 +368,7 @@ class AzureStore(BaseStore):
 
     async def _retrying(self, path: str | None, attempt: Any) -> Any:
         """Run ``attempt`` (already error-mapped) with the retry policy; TransportError after it."""
-        try:
-            return await retry_call(attempt, self._retry)
-        except ObjectStoreError as e:
-            if e.retryable and not isinstance(e, TransportError):
-                raise TransportError(f"{e} (after retries)", path=path, provider="azure", status=e.status) from e
-            raise
+        return await retry_or_transport_error(attempt, self._retry, path=path, provider="azure")
 
     # ------------------------------------------------------------------------------ raw requests
 
@@ -799,41 +795,40 @@ class AzureStore(BaseStore):
             start, end = 0, meta.size
         return meta, self._stream_body(path, resp, meta, start, end, chunk_size)
 
-    async def _stream_body(
+    def _stream_body(
         self, path: str, resp: aiohttp.ClientResponse, meta: ObjectMeta, start: int, end: int, chunk_size: int
     ) -> AsyncIterator[bytes]:
-        """Yield ``[start, end)`` in chunks of at most ``chunk_size``, resuming a dropped read.
+        """Yield ``[start, end)``, resuming a dropped read pinned to the opening ETag.
 
-        A resumed read asks for the remaining bytes with ``If-Match`` on the ETag the stream
-        opened with, so it never splices two versions together: a change raises instead.
+        The resumed read carries ``If-Match``: a change raises PreconditionError instead of
+        splicing two versions.
         """
-        position, resumes = start, 0
         key = self._key(path)
-        try:
-            while position < end:
-                try:
-                    with self._map_errors(path, "get_stream"):
-                        block = await resp.content.readexactly(min(chunk_size, end - position))
-                except TransportError:
-                    resp.close()
-                    resumes += 1
-                    if resumes > self._retry.max_retries or meta.etag is None:
-                        raise
-                    headers = {"x-ms-range": f"bytes={position}-{end - 1}", "if-match": meta.etag}
 
-                    async def attempt(headers: dict[str, str] = headers) -> aiohttp.ClientResponse:
-                        with self._map_errors(path, "get_stream"):
-                            return await self._open_request("GET", key, headers)
+        async def read(resp: aiohttp.ClientResponse, n: int) -> bytes:
+            with self._map_errors(path, "get_stream"):
+                return await resp.content.readexactly(n)
 
-                    resp = await self._retrying(path, attempt)
-                    continue
-                position += len(block)
-                yield block
-        finally:
-            if position < end:
-                resp.close()  # abandoned early: drop the connection rather than drain it
-            else:
-                resp.release()
+        async def reopen(position: int) -> aiohttp.ClientResponse:
+            assert meta.etag is not None
+            headers = {"x-ms-range": f"bytes={position}-{end - 1}", "if-match": meta.etag}
+
+            async def attempt() -> aiohttp.ClientResponse:
+                with self._map_errors(path, "get_stream"):
+                    return await self._open_request("GET", key, dict(headers))
+
+            resp: aiohttp.ClientResponse = await self._retrying(path, attempt)
+            return resp
+
+        return resuming_body(
+            resp,
+            start,
+            end,
+            chunk_size,
+            read=read,
+            reopen=reopen if meta.etag is not None else None,
+            max_resumes=self._retry.max_retries,
+        )
 
     async def _get_ranges(self, path: str, ranges: list[ByteRange]) -> list[bytes]:
         """One HEAD, then the coalesced spans fetched concurrently, all pinned to its ETag."""
@@ -855,13 +850,7 @@ class AzureStore(BaseStore):
             return body
 
         blobs = await asyncio.gather(*(fetch(s) for s in spans))
-        out: list[bytes] = []
-        for start, end in resolved:
-            for (s, e), blob in zip(spans, blobs, strict=True):
-                if s <= start and end <= e:
-                    out.append(blob[start - s : end - s])
-                    break
-        return out
+        return slice_spans(resolved, spans, blobs)
 
     async def _head(self, path: str, version: str | None) -> ObjectMeta:
         resp_headers, _ = await self._call(path, "head", "HEAD", self._key(path))

@@ -43,9 +43,10 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from yarl import URL
 
-from .._config import RetryConfig, Timeouts, retry_call
-from .._ranges import ByteRange, coalesce
+from .._config import RetryConfig, Timeouts, retry_or_transport_error
+from .._ranges import ByteRange, coalesce, http_range_header, slice_spans
 from .._store import BaseStore, GetOptions, PutOptions
+from .._stream import resuming_body
 from .._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
 from ..errors import (
     AlreadyExistsError,
@@ -354,12 +355,7 @@ class GCSStore(BaseStore):
 
     async def _retrying(self, path: str | None, attempt: Any) -> Any:
         """Run ``attempt`` (already error-mapped) with the retry policy; TransportError after it."""
-        try:
-            return await retry_call(attempt, self._retry)
-        except ObjectStoreError as e:
-            if e.retryable and not isinstance(e, TransportError):
-                raise TransportError(f"{e} (after retries)", path=path, provider="gcs", status=e.status) from e
-            raise
+        return await retry_or_transport_error(attempt, self._retry, path=path, provider="gcs")
 
     # ------------------------------------------------------------------------------ raw requests
 
@@ -812,10 +808,7 @@ class GCSStore(BaseStore):
         if opts.conditions or r is not None:
             headers = {**_MEDIA_HEADERS, **self._condition_headers(opts.conditions)}
             if r is not None:
-                if r.suffix is not None:
-                    headers["Range"] = f"bytes=-{r.suffix}"
-                else:
-                    headers["Range"] = f"bytes={r.start}-" if r.end is None else f"bytes={r.start}-{r.end - 1}"
+                headers["Range"] = http_range_header(r)
         suffix_size: int | None = None
 
         async def attempt() -> aiohttp.ClientResponse:
@@ -888,47 +881,45 @@ class GCSStore(BaseStore):
         start, end = span if span is not None else (0, meta.size)
         return meta, self._stream_body(path, resp, meta, start, end, chunk_size)
 
-    async def _stream_body(
+    def _stream_body(
         self, path: str, resp: aiohttp.ClientResponse, meta: ObjectMeta, start: int, end: int, chunk_size: int
     ) -> AsyncIterator[bytes]:
-        """Yield ``[start, end)`` in chunks of at most ``chunk_size``, resuming a dropped read.
+        """Yield ``[start, end)``, resuming a dropped read from the generation it opened with.
 
-        A resumed read asks for the remaining bytes of the generation the stream opened with,
-        so it never splices two versions together: a change raises instead.
+        If that generation is gone the resume raises PreconditionError: never two versions spliced.
         """
-        position, resumes = start, 0
         url = self._object_url(self._key(path))
-        try:
-            while position < end:
-                try:
-                    with self._map_errors(path, "get_stream"):
-                        block = await resp.content.readexactly(min(chunk_size, end - position))
-                except TransportError:
-                    resp.close()
-                    resumes += 1
-                    if resumes > self._retry.max_retries or meta.version is None:
-                        raise
-                    query = {"alt": "media", "generation": meta.version}
-                    headers = {"Accept-Encoding": "gzip", "Range": f"bytes={position}-{end - 1}"}
 
-                    async def attempt(query: dict[str, str] = query, headers: dict[str, str] = headers) -> Any:
-                        with self._map_errors(path, "get_stream"):
-                            return await self._open_request("GET", url, query=query, headers=headers)
+        async def read(resp: aiohttp.ClientResponse, n: int) -> bytes:
+            with self._map_errors(path, "get_stream"):
+                return await resp.content.readexactly(n)
 
-                    try:
-                        resp = await self._retrying(path, attempt)
-                    except NotFoundError:
-                        raise PreconditionError(
-                            f"get_stream {path!r}: the object changed while it was read", path=path, provider="gcs"
-                        ) from None
-                    continue
-                position += len(block)
-                yield block
-        finally:
-            if position < end:
-                resp.close()  # abandoned early: drop the connection rather than drain it
-            else:
-                resp.release()
+        async def reopen(position: int) -> aiohttp.ClientResponse:
+            assert meta.version is not None
+            query = {"alt": "media", "generation": meta.version}
+            headers = {**_MEDIA_HEADERS, "Range": f"bytes={position}-{end - 1}"}
+
+            async def attempt() -> aiohttp.ClientResponse:
+                with self._map_errors(path, "get_stream"):
+                    return await self._open_request("GET", url, query=query, headers=dict(headers))
+
+            try:
+                resp: aiohttp.ClientResponse = await self._retrying(path, attempt)
+            except NotFoundError:
+                raise PreconditionError(
+                    f"get_stream {path!r}: the object changed while it was read", path=path, provider="gcs"
+                ) from None
+            return resp
+
+        return resuming_body(
+            resp,
+            start,
+            end,
+            chunk_size,
+            read=read,
+            reopen=reopen if meta.version is not None else None,
+            max_resumes=self._retry.max_retries,
+        )
 
     async def _get_ranges(self, path: str, ranges: list[ByteRange]) -> list[bytes]:
         """One metadata read, then the coalesced spans fetched concurrently from that generation."""
@@ -957,13 +948,7 @@ class GCSStore(BaseStore):
             return body
 
         blobs = await asyncio.gather(*(fetch(s) for s in spans))
-        out: list[bytes] = []
-        for start, end in resolved:
-            for (s, e), blob in zip(spans, blobs, strict=True):
-                if s <= start and end <= e:
-                    out.append(blob[start - s : end - s])
-                    break
-        return out
+        return slice_spans(resolved, spans, blobs)
 
     async def _head(self, path: str, version: str | None) -> ObjectMeta:
         return self._resource_meta(await self._resource(path, "head", version))

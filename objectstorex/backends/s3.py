@@ -32,7 +32,7 @@ from xml.etree import ElementTree
 import aiohttp
 
 from .._config import RetryConfig, Timeouts, retry_call
-from .._ranges import ByteRange, coalesce, http_range_header
+from .._ranges import ByteRange, coalesce, http_range_header, slice_spans
 from .._store import BaseStore, GetOptions, PutOptions
 from .._types import Capabilities, GetResult, ListResult, ObjectMeta, PutResult
 from ..errors import (
@@ -1089,13 +1089,7 @@ class S3Store(BaseStore):
             return (await self._get(path, GetOptions(pinned, ByteRange(span[0], span[1])))).data
 
         blobs = await _gather(fetch(s) for s in spans)
-        out: list[bytes] = []
-        for start, end in resolved:
-            for (s, e), blob in zip(spans, blobs, strict=True):
-                if s <= start and end <= e:
-                    out.append(blob[start - s : end - s])
-                    break
-        return out
+        return slice_spans(resolved, spans, blobs)
 
     async def _head(self, path: str, version: str | None) -> ObjectMeta:
         query = {"versionId": version} if version is not None else None
