@@ -26,7 +26,6 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 from xml.sax.saxutils import escape
@@ -56,6 +55,7 @@ from ..errors import (
 from ..paths import join_prefix, validate_prefix
 from ..preconditions import GetConditions, PutMode, UpdateVersion, http_date, http_put_headers, quote_etag
 from ._azure_auth import AzureAuth, AzureSettings, resolve_settings
+from ._http import TRANSPORT_ERRORS, HttpStatus, parse_http_date
 
 __all__ = ["AzureStore"]
 
@@ -86,33 +86,6 @@ _AUTH_CODES = frozenset(
     ("AuthenticationFailed", "InvalidAuthenticationInfo", "NoAuthenticationInformation", "ExpiredAuthenticationToken")
 )
 _SIGN_PERMISSIONS = {"GET": "r", "HEAD": "r", "PUT": "cw", "DELETE": "d"}
-# Transport failures of aiohttp and asyncio: retried, then reported as TransportError.
-_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
-    aiohttp.ClientConnectionError,
-    aiohttp.ClientPayloadError,
-    aiohttp.ServerTimeoutError,
-    asyncio.IncompleteReadError,
-    TimeoutError,
-    ConnectionError,
-)
-
-
-class _HttpStatus(Exception):
-    """A non-success answer of a raw request (status and ``x-ms-error-code``), mapped by ``_error``."""
-
-    def __init__(self, status: int, code: str) -> None:
-        super().__init__(status, code)
-        self.status = status
-        self.code = code
-
-
-def _parse_http_date(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    try:
-        return parsedate_to_datetime(value).astimezone(UTC)
-    except (TypeError, ValueError):
-        return datetime.now(UTC)
 
 
 def _aware(dt: datetime | None) -> datetime:
@@ -306,7 +279,7 @@ class AzureStore(BaseStore):
             yield
         except ObjectStoreError:
             raise
-        except _HttpStatus as e:
+        except HttpStatus as e:
             raise self._error(path, operation, mode, e.status, e.code) from e
         except ax.HttpResponseError as e:
             raw = getattr(e, "error_code", None)  # a StorageErrorCode enum or a str
@@ -323,7 +296,7 @@ class AzureStore(BaseStore):
                 provider="azure",
                 retryable=True,
             ) from e
-        except _TRANSPORT_ERRORS as e:
+        except TRANSPORT_ERRORS as e:
             raise TransportError(
                 f"{operation}: network failure talking to Azure ({type(e).__name__})",
                 path=path,
@@ -393,7 +366,7 @@ class AzureStore(BaseStore):
         query: dict[str, str] | None = None,
         data: bytes | memoryview | None = None,
     ) -> aiohttp.ClientResponse:
-        """Send one signed request; return the response on 2xx, raise ``_HttpStatus`` otherwise."""
+        """Send one signed request; return the response on 2xx, raise ``HttpStatus`` otherwise."""
         session, auth = self._session, self._auth
         if session is None or auth is None:
             raise ObjectStoreError("the azure store is closed", provider="azure")
@@ -419,7 +392,7 @@ class AzureStore(BaseStore):
                 found = re.search(rb"<Code>([^<]+)</Code>", body)
                 code = found.group(1).decode(errors="replace") if found else ""
             resp.release()
-            raise _HttpStatus(resp.status, code)
+            raise HttpStatus(resp.status, code)
         return resp
 
     async def _call(
@@ -688,7 +661,7 @@ class AzureStore(BaseStore):
             total = content_range.rsplit("/", 1)[1]
             if total.isdigit():
                 size = int(total)
-        return ObjectMeta(path, size, _parse_http_date(headers.get("Last-Modified")), headers.get("ETag"), None)
+        return ObjectMeta(path, size, parse_http_date(headers.get("Last-Modified")), headers.get("ETag"), None)
 
     @staticmethod
     def _attributes(headers: Any) -> Attributes:

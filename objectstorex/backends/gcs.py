@@ -35,8 +35,6 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -72,6 +70,7 @@ from ..preconditions import (
     quote_etag,
 )
 from ._gcs_auth import GCSSettings, resolve_settings, signed_url
+from ._http import TRANSPORT_ERRORS, HttpStatus, parse_http_date
 
 __all__ = ["GCSStore"]
 
@@ -89,24 +88,6 @@ _ATTR_FIELDS = {
     "content_language": "contentLanguage",
     "cache_control": "cacheControl",
 }
-# Transport failures of aiohttp and asyncio: retried, then reported as TransportError.
-_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
-    aiohttp.ClientConnectionError,
-    aiohttp.ClientPayloadError,
-    aiohttp.ServerTimeoutError,
-    asyncio.IncompleteReadError,
-    TimeoutError,
-    ConnectionError,
-)
-
-
-class _HttpStatus(Exception):
-    """A non-success answer (status and GCS's error ``reason``), mapped by ``GCSStore._error``."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(status, reason)
-        self.status = status
-        self.reason = reason
 
 
 def _reason(body: bytes) -> str:
@@ -125,21 +106,6 @@ def _parse_rfc3339(value: object) -> datetime:
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
-        return datetime.now(UTC)
-
-
-def _parse_http_date(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    return _http_time(value)
-
-
-@lru_cache(maxsize=512)
-def _http_time(value: str) -> datetime:
-    # Cached: a hot loop sees the same few Last-Modified values, and parsing costs ~15 us.
-    try:
-        return parsedate_to_datetime(value).astimezone(UTC)
-    except (TypeError, ValueError):
         return datetime.now(UTC)
 
 
@@ -315,9 +281,9 @@ class GCSStore(BaseStore):
             yield
         except ObjectStoreError:
             raise
-        except _HttpStatus as e:
-            raise self._error(path, operation, mode, e.status, e.reason) from None
-        except _TRANSPORT_ERRORS as e:
+        except HttpStatus as e:
+            raise self._error(path, operation, mode, e.status, e.code) from None
+        except TRANSPORT_ERRORS as e:
             raise TransportError(
                 f"{operation}: network failure talking to GCS ({type(e).__name__})",
                 path=path,
@@ -389,7 +355,7 @@ class GCSStore(BaseStore):
         data: bytes | memoryview | None = None,
         ok: tuple[int, ...] = (),
     ) -> aiohttp.ClientResponse:
-        """Send one request; return the response on 2xx (or a status in ``ok``), raise ``_HttpStatus`` otherwise."""
+        """Send one request; return the response on 2xx (or a status in ``ok``), raise ``HttpStatus`` otherwise."""
         session = self._session
         if session is None:
             raise ObjectStoreError("the gcs store is closed", provider="gcs")
@@ -409,7 +375,7 @@ class GCSStore(BaseStore):
             if method != "HEAD":
                 reason = _reason(await resp.read())
             resp.release()
-            raise _HttpStatus(resp.status, reason)
+            raise HttpStatus(resp.status, reason)
         return resp
 
     async def _call(
@@ -763,7 +729,7 @@ class GCSStore(BaseStore):
         return ObjectMeta(
             path,
             size,
-            _parse_http_date(headers.get("Last-Modified")),
+            parse_http_date(headers.get("Last-Modified")),
             normalize_etag(etag) if etag else None,
             headers.get("x-goog-generation"),
         )
