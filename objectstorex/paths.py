@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from .errors import InvalidPathError
 
-__all__ = ["join_prefix", "validate_path", "validate_prefix"]
+__all__ = ["KeyPrefix", "join_prefix", "validate_path", "validate_prefix"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -81,3 +81,22 @@ def join_prefix(root: str, path: str) -> str:
     if not path:
         return root
     return f"{root}/{path}"
+
+
+class KeyPrefix:
+    """Maps a cloud store's paths to provider keys under its optional name prefix (once for all)."""
+
+    _prefix: str  # "" or a validated path, set by the store's constructor
+
+    def _key(self, path: str) -> str:
+        """The provider key of ``path``."""
+        return join_prefix(self._prefix, path)
+
+    def _location(self, key: str) -> str:
+        """The store path of a provider key that lies under the prefix."""
+        return key[len(self._prefix) + 1 :] if self._prefix else key
+
+    def _list_prefix(self, prefix: str) -> str:
+        """The provider key prefix listing ``prefix`` (``""`` lists everything under the root)."""
+        key_prefix = join_prefix(self._prefix, prefix)
+        return f"{key_prefix}/" if key_prefix else ""

@@ -52,7 +52,7 @@ from ..errors import (
     TransportError,
     UnauthenticatedError,
 )
-from ..paths import join_prefix, validate_prefix
+from ..paths import KeyPrefix, validate_prefix
 from ..preconditions import GetConditions, PutMode, UpdateVersion, http_date, http_put_headers, quote_etag
 from ._azure_auth import AzureAuth, AzureSettings, resolve_settings
 from ._http import TRANSPORT_ERRORS, HttpStatus, parse_http_date
@@ -109,7 +109,7 @@ def _check_metadata(metadata: Mapping[str, str], path: str) -> None:
             )
 
 
-class AzureStore(BaseStore):
+class AzureStore(KeyPrefix, BaseStore):
     """A store on an Azure Blob Storage container (optionally under a name prefix).
 
     Args:
@@ -344,12 +344,6 @@ class AzureStore(BaseStore):
         return await retry_or_transport_error(attempt, self._retry, path=path, provider="azure")
 
     # ------------------------------------------------------------------------------ raw requests
-
-    def _key(self, path: str) -> str:
-        return join_prefix(self._prefix, path)
-
-    def _location(self, name: str) -> str:
-        return name[len(self._prefix) + 1 :] if self._prefix else name
 
     def _blob_path(self, key: str) -> str:
         return f"{self._base_path}/{quote(key, safe='/~')}"
@@ -838,10 +832,6 @@ class AzureStore(BaseStore):
         return tags
 
     # ------------------------------------------------------------------------------ listing
-
-    def _list_prefix(self, prefix: str) -> str:
-        key_prefix = join_prefix(self._prefix, prefix)
-        return f"{key_prefix}/" if key_prefix else ""
 
     def _blob_meta(self, item: Any) -> ObjectMeta:
         etag = item.etag

@@ -59,7 +59,7 @@ from ..errors import (
     TransportError,
     UnauthenticatedError,
 )
-from ..paths import join_prefix, validate_prefix
+from ..paths import KeyPrefix, validate_prefix
 from ..preconditions import (
     GetConditions,
     PutMode,
@@ -109,7 +109,7 @@ def _parse_rfc3339(value: object) -> datetime:
         return datetime.now(UTC)
 
 
-class GCSStore(BaseStore):
+class GCSStore(KeyPrefix, BaseStore):
     """A store on a Google Cloud Storage bucket (optionally under a name prefix).
 
     Args:
@@ -324,12 +324,6 @@ class GCSStore(BaseStore):
         return await retry_or_transport_error(attempt, self._retry, path=path, provider="gcs")
 
     # ------------------------------------------------------------------------------ raw requests
-
-    def _key(self, path: str) -> str:
-        return join_prefix(self._prefix, path)
-
-    def _location(self, name: str) -> str:
-        return name[len(self._prefix) + 1 :] if self._prefix else name
 
     def _object_url(self, key: str) -> str:
         return f"{self._objects_url}/{quote(key, safe='')}"
@@ -920,10 +914,6 @@ class GCSStore(BaseStore):
         return self._resource_meta(await self._resource(path, "head", version))
 
     # ------------------------------------------------------------------------------ listing
-
-    def _list_prefix(self, prefix: str) -> str:
-        key_prefix = join_prefix(self._prefix, prefix)
-        return f"{key_prefix}/" if key_prefix else ""
 
     async def _list_pages(
         self, prefix: str, *, delimiter: bool, start: str | None = None

@@ -48,7 +48,7 @@ from ..errors import (
     TransportError,
     UnauthenticatedError,
 )
-from ..paths import join_prefix, validate_prefix
+from ..paths import KeyPrefix, validate_prefix
 from ..preconditions import GetConditions, PutMode, UpdateVersion, http_date, quote_etag
 from ._s3_headers import attribute_headers, attributes_from, b64_md5, meta_from, multipart_etag
 from ._s3_http import (
@@ -138,7 +138,7 @@ def _s3_code(exc: BaseException) -> str:
     return str(getattr(cause, "code", "") or "")
 
 
-class S3Store(BaseStore):
+class S3Store(KeyPrefix, BaseStore):
     """A store on an S3 bucket (optionally under a key prefix).
 
     Options left out are resolved the way the AWS SDKs resolve them (``AWS_*`` environment
@@ -360,12 +360,6 @@ class S3Store(BaseStore):
             await stack.aclose()
 
     # ------------------------------------------------------------------------------ plumbing
-
-    def _key(self, path: str) -> str:
-        return join_prefix(self._prefix, path)
-
-    def _location(self, key: str) -> str:
-        return key[len(self._prefix) + 1 :] if self._prefix else key
 
     @contextlib.contextmanager
     def _map_errors(
@@ -1102,16 +1096,15 @@ class S3Store(BaseStore):
             return parse_tags(r.body)
 
     async def _list_pages(self, prefix: str, delimiter: bool, offset: str | None) -> AsyncIterator[Any]:
-        key_prefix = join_prefix(self._prefix, prefix)
         query: dict[str, str] = {
             "list-type": "2",
             "encoding-type": "url",
-            "prefix": f"{key_prefix}/" if key_prefix else "",
+            "prefix": self._list_prefix(prefix),
         }
         if delimiter:
             query["delimiter"] = "/"
         if offset is not None:
-            query["start-after"] = join_prefix(self._prefix, offset)
+            query["start-after"] = self._key(offset)
         while True:
             r = await self._send(prefix or None, "list", "GET", None, query=query)
             with self._map_errors(prefix or None, "list"):
