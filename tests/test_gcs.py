@@ -410,6 +410,16 @@ async def test_listings_follow_page_tokens(store: osx.BaseStore) -> None:
 # ------------------------------------------------------------------------------ uploads
 
 
+async def test_header_breaking_content_type_is_refused_before_io(store: osx.BaseStore) -> None:
+    for bad in ("text/plain\r\nX-Injected: 1", " "):
+        with pytest.raises(osx.InvalidArgumentError, match="content_type"):
+            await store.put("ct", b"x", content_type=bad)
+        with pytest.raises(osx.InvalidArgumentError, match="content_type"):
+            await store.put_stream("ct", [b"x" * (300 * 1024)], part_size=256 * 1024, content_type=bad)
+    with pytest.raises(osx.NotFoundError):
+        await store.head("ct")
+
+
 async def test_small_stream_uploads_honour_create_and_cas(store: osx.BaseStore) -> None:
     """A stream that fits one part is one multipart upload, whose conditions GCS evaluates."""
     first = await store.put("s", b"current")

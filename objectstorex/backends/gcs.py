@@ -48,6 +48,7 @@ from .._stream import resuming_body
 from .._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
 from ..errors import (
     AlreadyExistsError,
+    InvalidArgumentError,
     InvalidConfigError,
     InvalidRangeError,
     NotFoundError,
@@ -470,6 +471,12 @@ class GCSStore(KeyPrefix, BaseStore):
     def _resource_body(self, key: str, opts: PutOptions) -> dict[str, Any]:
         resource: dict[str, Any] = {"name": key}
         attrs = opts.attributes
+        content_type = attrs.content_type
+        if content_type is not None and (not content_type.isprintable() or not content_type.strip()):
+            # It is also a header of the upload (multipart part, X-Upload-Content-Type).
+            raise InvalidArgumentError(
+                f"content_type must be a printable, non-blank str, got {content_type!r}", path=key, provider="gcs"
+            )
         for name, field_name in _ATTR_FIELDS.items():
             value = getattr(attrs, name)
             if value is not None:
@@ -485,9 +492,9 @@ class GCSStore(KeyPrefix, BaseStore):
 
     async def _put(self, path: str, data: bytes | memoryview, opts: PutOptions) -> PutResult:
         key = self._key(path)
+        resource = self._resource_body(key, opts)  # validates before any I/O
         query = {"uploadType": "multipart", "fields": "etag,generation"}
         query.update(await self._write_params(path, "put", opts.mode))
-        resource = self._resource_body(key, opts)
         content_type = resource.get("contentType", "application/octet-stream")
         boundary = f"osx-{uuid.uuid4().hex}"
         head = (
@@ -515,6 +522,7 @@ class GCSStore(KeyPrefix, BaseStore):
         part_size: int | None,
         max_concurrency: int | None,
     ) -> PutResult:
+        self._resource_body(self._key(path), opts)  # bad attributes fail before the stream is read
         # Resumable chunks are sequential (max_concurrency has nothing to overlap) and a
         # multiple of 256 KiB: memory stays near one part.
         size = max(_QUANTUM, -(-(part_size or _DEFAULT_PART) // _QUANTUM) * _QUANTUM)
@@ -535,9 +543,9 @@ class GCSStore(KeyPrefix, BaseStore):
     ) -> PutResult:
         """Feed a resumable session; on any failure cancel it, so nothing is committed."""
         key = self._key(path)
+        resource = self._resource_body(key, opts)  # validates before any I/O
         query = {"uploadType": "resumable", "name": key, "fields": "etag,generation"}
         query.update(await self._write_params(path, "put_stream", opts.mode))
-        resource = self._resource_body(key, opts)
         content_type = resource.get("contentType", "application/octet-stream")
         headers, _ = await self._call(
             path,
