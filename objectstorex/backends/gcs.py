@@ -459,7 +459,10 @@ class GCSStore(KeyPrefix, BaseStore):
             raise PreconditionError(
                 f"{operation} {path!r}: the object has changed (ETag differs)", path=path, provider="gcs"
             )
-        return str(item["generation"]), str(item.get("metageneration", "1"))
+        generation = item.get("generation")
+        if not generation:
+            raise ObjectStoreError(f"{operation} {path!r}: GCS returned no generation", path=path, provider="gcs")
+        return str(generation), str(item.get("metageneration", "1"))
 
     async def _write_params(self, path: str, operation: str, mode: PutMode) -> dict[str, str]:
         if isinstance(mode, UpdateVersion) and mode.version is None:
@@ -627,8 +630,9 @@ class GCSStore(KeyPrefix, BaseStore):
                 except ValueError:
                     parsed = {}
                 return parsed if isinstance(parsed, dict) else {}
-            persisted = resp_headers.get("Range", "")
-            done = int(persisted.rsplit("-", 1)[1]) + 1 if "-" in persisted else 0
+            persisted = resp_headers.get("Range", "")  # "bytes=0-N": what the session holds
+            last = persisted.rpartition("-")[2]
+            done = int(last) + 1 if last.isdigit() else 0
             if done >= end and total is None:
                 return None
             if done < offset + sent:
