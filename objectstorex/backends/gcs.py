@@ -605,7 +605,7 @@ class GCSStore(KeyPrefix, BaseStore):
         opts: PutOptions,
     ) -> dict[str, Any] | None:
         """PUT ``data`` at ``offset``; resend what the server did not persist (308 ``Range``)."""
-        sent = 0
+        sent = stalls = 0
         while True:
             rest = data[sent:]
             end = offset + sent + len(rest)
@@ -637,6 +637,9 @@ class GCSStore(KeyPrefix, BaseStore):
                 return None
             if done < offset + sent:
                 raise ObjectStoreError("put_stream: GCS lost part of the upload", path=path, provider="gcs")
+            stalls = stalls + 1 if done == offset + sent and len(rest) else 0
+            if stalls > self._retry.max_retries:
+                raise TransportError("put_stream: GCS persists none of the chunk", path=path, provider="gcs")
             sent = done - offset
 
     async def _cancel_session(self, session_url: str) -> None:
