@@ -248,17 +248,24 @@ def check_put(mode: PutMode, current: ObjectMeta | None, *, path: str, provider:
 # Translations for HTTP providers (S3, Azure, GCS media downloads all speak RFC 9110 headers).
 
 
-def http_get_headers(cond: GetConditions) -> dict[str, str]:
-    """RFC 9110 conditional request headers for a read."""
+def http_get_headers(cond: GetConditions, *, dates: bool = True) -> dict[str, str]:
+    """RFC 9110 conditional headers for a read, with lower-case names (as signers canonicalize).
+
+    ``*`` is never sent: ``If-Match: *`` holds for any existing object, and ``If-None-Match: *``
+    is for the caller to answer once the object is known to exist -- servers disagree on it
+    (moto compares it as a literal ETag, Azure refuses it on reads). ``dates=False`` leaves out
+    the date conditions for an API that has none (GCS's JSON API); the caller then evaluates
+    them on the answer (:func:`check_get`).
+    """
     headers: dict[str, str] = {}
-    if cond.if_match is not None:
-        headers["If-Match"] = _quote_list(cond.if_match)
-    if cond.if_none_match is not None:
-        headers["If-None-Match"] = _quote_list(cond.if_none_match)
-    if cond.if_modified_since is not None:
-        headers["If-Modified-Since"] = http_date(cond.if_modified_since)
-    if cond.if_unmodified_since is not None:
-        headers["If-Unmodified-Since"] = http_date(cond.if_unmodified_since)
+    if cond.if_match is not None and cond.if_match.strip() != "*":
+        headers["if-match"] = _quote_list(cond.if_match)
+    if cond.if_none_match is not None and cond.if_none_match.strip() != "*":
+        headers["if-none-match"] = _quote_list(cond.if_none_match)
+    if dates and cond.if_modified_since is not None:
+        headers["if-modified-since"] = http_date(cond.if_modified_since)
+    if dates and cond.if_unmodified_since is not None:
+        headers["if-unmodified-since"] = http_date(cond.if_unmodified_since)
     return headers
 
 

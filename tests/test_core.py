@@ -20,6 +20,7 @@ from objectstorex.preconditions import (
     check_get,
     check_put,
     etag_matches,
+    gcs_write_params,
     http_get_headers,
     http_put_headers,
     normalize_etag,
@@ -179,7 +180,23 @@ def test_http_header_builders() -> None:
     assert http_put_headers(osx.UpdateVersion(etag="abc")) == {"If-Match": '"abc"'}
     assert http_put_headers("overwrite") == {}
     headers = http_get_headers(GetConditions(if_match="a", if_none_match='"b"', if_modified_since=NOW))
-    assert headers == {"If-Match": '"a"', "If-None-Match": '"b"', "If-Modified-Since": "Fri, 02 Jan 2026 03:04:05 GMT"}
+    assert headers == {"if-match": '"a"', "if-none-match": '"b"', "if-modified-since": "Fri, 02 Jan 2026 03:04:05 GMT"}
+    assert http_get_headers(GetConditions(if_match="*", if_none_match="*")) == {}  # answered by the caller
+    assert http_get_headers(GetConditions(if_none_match="a, b", if_unmodified_since=NOW), dates=False) == {
+        "if-none-match": '"a", "b"'
+    }
+
+
+def test_gcs_write_params() -> None:
+    assert gcs_write_params("overwrite") == {}
+    assert gcs_write_params("create") == {"ifGenerationMatch": "0"}
+    assert gcs_write_params(osx.UpdateVersion(version="17", etag="e")) == {"ifGenerationMatch": "17"}
+    assert gcs_write_params(osx.UpdateVersion(etag="e"), ("17", "2")) == {
+        "ifGenerationMatch": "17",
+        "ifMetagenerationMatch": "2",
+    }
+    with pytest.raises(ValueError, match="resolved"):
+        gcs_write_params(osx.UpdateVersion(etag="e"))  # never unconditional
 
 
 async def test_empty_update_version_rejected_before_io() -> None:

@@ -53,7 +53,7 @@ from ..errors import (
     UnauthenticatedError,
 )
 from ..paths import KeyPrefix, validate_prefix
-from ..preconditions import GetConditions, PutMode, UpdateVersion, http_date, http_put_headers, quote_etag
+from ..preconditions import PutMode, UpdateVersion, http_get_headers, http_put_headers, quote_etag
 from ._azure_auth import AzureAuth, AzureSettings, resolve_settings
 from ._http import TRANSPORT_ERRORS, HttpStatus, parse_http_date
 
@@ -636,18 +636,6 @@ class AzureStore(KeyPrefix, BaseStore):
 
     # ------------------------------------------------------------------------------ reads
 
-    @staticmethod
-    def _condition_headers(cond: GetConditions, headers: dict[str, str]) -> None:
-        if cond.if_match is not None:
-            headers["if-match"] = ", ".join(quote_etag(e) for e in cond.if_match.split(",") if e.strip())
-        if cond.if_none_match is not None and cond.if_none_match.strip() != "*":
-            # If-None-Match: * on a read is refused by the service (400); answered in _read.
-            headers["if-none-match"] = ", ".join(quote_etag(e) for e in cond.if_none_match.split(",") if e.strip())
-        if cond.if_modified_since is not None:
-            headers["if-modified-since"] = http_date(cond.if_modified_since)
-        if cond.if_unmodified_since is not None:
-            headers["if-unmodified-since"] = http_date(cond.if_unmodified_since)
-
     def _meta(self, path: str, headers: Any) -> ObjectMeta:
         size = int(headers.get("Content-Length", 0))
         content_range = headers.get("Content-Range")
@@ -675,7 +663,7 @@ class AzureStore(KeyPrefix, BaseStore):
         if r.suffix is None:
             return (f"bytes={r.start}-" if r.end is None else f"bytes={r.start}-{r.end - 1}"), None
         headers: dict[str, str] = {}
-        self._condition_headers(opts.conditions, headers)
+        headers.update(http_get_headers(opts.conditions))
         resp_headers, _ = await self._call(path, "get", "HEAD", self._key(path), headers)
         meta = self._meta(path, resp_headers)
         start, end = r.resolve(meta.size, path=path, provider="azure")
@@ -687,7 +675,7 @@ class AzureStore(KeyPrefix, BaseStore):
         for _ in range(3):
             x_range, pinned = await self._plan_range(path, opts)
             headers: dict[str, str] = {}
-            self._condition_headers(cond, headers)
+            headers.update(http_get_headers(cond))
             if x_range is not None:
                 headers["x-ms-range"] = x_range
             if pinned is not None:

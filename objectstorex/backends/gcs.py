@@ -62,13 +62,12 @@ from ..errors import (
 )
 from ..paths import KeyPrefix, validate_prefix
 from ..preconditions import (
-    GetConditions,
     PutMode,
     UpdateVersion,
     check_get,
     gcs_write_params,
+    http_get_headers,
     normalize_etag,
-    quote_etag,
 )
 from ._gcs_auth import GCSSettings, resolve_settings, signed_url
 from ._http import TRANSPORT_ERRORS, HttpStatus, parse_http_date
@@ -757,16 +756,6 @@ class GCSStore(KeyPrefix, BaseStore):
             metadata,
         )
 
-    @staticmethod
-    def _condition_headers(cond: GetConditions) -> dict[str, str]:
-        """ETag conditions GCS evaluates on media downloads (its JSON API has no date conditions)."""
-        headers: dict[str, str] = {}
-        if cond.if_match is not None:
-            headers["If-Match"] = ", ".join(quote_etag(e) for e in cond.if_match.split(",") if e.strip())
-        if cond.if_none_match is not None and cond.if_none_match.strip() != "*":
-            headers["If-None-Match"] = ", ".join(quote_etag(e) for e in cond.if_none_match.split(",") if e.strip())
-        return headers
-
     async def _open_read(
         self, path: str, opts: GetOptions, operation: str
     ) -> tuple[aiohttp.ClientResponse, ObjectMeta]:
@@ -781,7 +770,7 @@ class GCSStore(KeyPrefix, BaseStore):
         r = opts.range
         headers = _MEDIA_HEADERS
         if opts.conditions or r is not None:
-            headers = {**_MEDIA_HEADERS, **self._condition_headers(opts.conditions)}
+            headers = {**_MEDIA_HEADERS, **http_get_headers(opts.conditions, dates=False)}
             if r is not None:
                 headers["Range"] = http_range_header(r)
         suffix_size: int | None = None

@@ -49,7 +49,7 @@ from ..errors import (
     UnauthenticatedError,
 )
 from ..paths import KeyPrefix, validate_prefix
-from ..preconditions import GetConditions, PutMode, UpdateVersion, http_date, quote_etag
+from ..preconditions import GetConditions, PutMode, UpdateVersion, http_get_headers, quote_etag
 from ._s3_headers import attribute_headers, attributes_from, b64_md5, meta_from, multipart_etag
 from ._s3_http import (
     IDENTITY,
@@ -896,20 +896,9 @@ class S3Store(KeyPrefix, BaseStore):
     # ------------------------------------------------------------------------------ reads
 
     def _get_headers(self, opts: GetOptions) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        c = opts.conditions
-        if c:
-            # "*" is answered here, not sent: not every S3 implementation evaluates it (moto
-            # compares it as a literal ETag). If-Match: * holds for any existing object;
-            # If-None-Match: * is checked once the object is known to exist.
-            if c.if_match is not None and c.if_match.strip() != "*":
-                headers["If-Match"] = ", ".join(quote_etag(e) for e in c.if_match.split(",") if e.strip())
-            if c.if_none_match is not None and c.if_none_match.strip() != "*":
-                headers["If-None-Match"] = ", ".join(quote_etag(e) for e in c.if_none_match.split(",") if e.strip())
-            if c.if_modified_since is not None:
-                headers["If-Modified-Since"] = http_date(c.if_modified_since)
-            if c.if_unmodified_since is not None:
-                headers["If-Unmodified-Since"] = http_date(c.if_unmodified_since)
+        # "*" is answered here, not sent (see http_get_headers): If-None-Match: * is checked
+        # once the object is known to exist.
+        headers = http_get_headers(opts.conditions) if opts.conditions else {}
         if opts.range is not None:
             headers["Range"] = http_range_header(opts.range)
         return headers
