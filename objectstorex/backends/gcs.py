@@ -33,6 +33,7 @@ import gzip
 import json
 import re
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -773,7 +774,6 @@ class GCSStore(KeyPrefix, BaseStore):
             headers = {**_MEDIA_HEADERS, **http_get_headers(opts.conditions, dates=False)}
             if r is not None:
                 headers["Range"] = http_range_header(r)
-        suffix_size: int | None = None
 
         async def attempt() -> aiohttp.ClientResponse:
             with self._map_errors(path, operation):
@@ -784,20 +784,19 @@ class GCSStore(KeyPrefix, BaseStore):
         try:
             if opts.conditions:
                 check_get(opts.conditions, meta, provider="gcs")
-            if r is not None:
-                suffix_size = meta.size
-                if suffix_size == 0 or (r.suffix is None and r.start >= suffix_size):
-                    raise InvalidRangeError(
-                        f"{operation} {path!r}: range {r} is not satisfiable on {suffix_size} bytes",
-                        path=path,
-                        provider="gcs",
-                    )
-        except ObjectStoreError as e:
+            if r is not None and (meta.size == 0 or (r.suffix is None and r.start >= meta.size)):
+                raise InvalidRangeError(
+                    f"{operation} {path!r}: range {r} is not satisfiable on {meta.size} bytes",
+                    path=path,
+                    provider="gcs",
+                )
+        except ObjectStoreError:
             resp.close()  # drop the connection rather than download a body nobody reads
-            raise type(e)(str(e), path=path, provider="gcs", status=e.status) from None
+            raise
         return resp, meta
 
-    def _range_of(self, resp: aiohttp.ClientResponse, meta: ObjectMeta) -> tuple[int, int] | None:
+    @staticmethod
+    def _range_of(resp: aiohttp.ClientResponse) -> tuple[int, int] | None:
         """The ``[start, end)`` a 206 answer holds, or ``None`` for a whole-object answer."""
         if resp.status != 206:
             return None
@@ -818,8 +817,11 @@ class GCSStore(KeyPrefix, BaseStore):
             resp.headers.get("Content-Encoding") == "gzip"
             and resp.headers.get("x-goog-stored-content-encoding") == "identity"
         ):
-            data = gzip.decompress(data)  # compressed in transit only: hand back what was stored
-        if opts.range is not None and self._range_of(resp, meta) is None:
+            try:
+                data = gzip.decompress(data)  # compressed in transit only: hand back what was stored
+            except (OSError, EOFError, zlib.error):
+                raise TransportError(f"get {path!r}: a corrupt compressed answer", path=path, provider="gcs") from None
+        if opts.range is not None and self._range_of(resp) is None:
             # A server that ignored the range: apply it here.
             start, end = opts.range.resolve(len(data), path=path, provider="gcs")
             data = data[start:end]
@@ -829,7 +831,7 @@ class GCSStore(KeyPrefix, BaseStore):
         self, path: str, opts: GetOptions, chunk_size: int
     ) -> tuple[ObjectMeta, AsyncIterator[bytes]]:
         resp, meta = await self._open_read(path, opts, "get_stream")
-        span = self._range_of(resp, meta)
+        span = self._range_of(resp)
         if opts.range is not None and span is None:
             with self._map_errors(path, "get_stream"):
                 data = await resp.read()
