@@ -399,19 +399,9 @@ class GCSStore(KeyPrefix, BaseStore):
         result: tuple[Any, bytes] = await self._retrying(path, attempt)
         return result
 
-    async def _json(
-        self,
-        path: str | None,
-        operation: str,
-        method: str,
-        url: str,
-        *,
-        mode: PutMode | None = None,
-        query: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-        data: bytes | memoryview | None = None,
-    ) -> dict[str, Any]:
-        _, body = await self._call(path, operation, method, url, mode=mode, query=query, headers=headers, data=data)
+    async def _json(self, path: str | None, operation: str, method: str, url: str, **options: Any) -> dict[str, Any]:
+        """:meth:`_call` (same options), with the answer parsed as a JSON object (``{}`` when empty)."""
+        _, body = await self._call(path, operation, method, url, **options)
         if not body.strip():
             return {}
         try:
