@@ -13,6 +13,7 @@ import asyncio
 import json
 import random
 import re
+import traceback
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -239,6 +240,8 @@ def test_bad_keys_are_refused_without_echoing_them(tmp_path: Path) -> None:
         osx.GCSStore(bucket="b", service_account_key="{" + broken)
     assert PRIVATE_MARK not in str(info.value)
     assert "not valid JSON" in str(info.value)
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
     with pytest.raises(osx.InvalidConfigError, match="lacks client_email"):
         osx.GCSStore(bucket="b", service_account_key={"type": "service_account", "private_key": KEY["private_key"]})
     with pytest.raises(osx.InvalidConfigError, match="cannot read the key file"):
@@ -329,7 +332,7 @@ async def test_refused_credentials_are_reported_without_secrets(gateway: Gateway
     async with store:
         with pytest.raises(osx.UnauthenticatedError) as info:
             await store.get("a")
-    text = f"{info.value!s} {info.value!r} {store!r}"
+    text = f"{info.value!s} {info.value!r} {store!r}" + "".join(traceback.format_exception(info.value))
     assert PRIVATE_MARK not in text
     assert "BEGIN PRIVATE" not in text
     assert "assertion" not in text
@@ -344,8 +347,10 @@ async def test_unreachable_endpoint_is_a_transport_error() -> None:
 
 async def test_missing_bucket(fake_gcs_endpoint: str) -> None:
     async with make_store(fake_gcs_endpoint, "no-such-bucket-here") as store:
-        with pytest.raises(osx.NotFoundError):
+        with pytest.raises(osx.NotFoundError) as info:
             await store.head("x")
+        assert info.value.status == 404
+        assert info.value.__cause__ is not None  # the provider's answer, chained
         with pytest.raises(osx.NotFoundError):
             await store.put("x", b"y")
 

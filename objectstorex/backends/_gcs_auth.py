@@ -56,6 +56,18 @@ class GCSSettings:
         return "service_account" if self.key is not None else "default"
 
 
+def _json_or_none(text: str) -> Any:
+    """Parsed JSON, or ``None`` when it is not JSON.
+
+    The caller raises outside this frame, so its error carries no ``JSONDecodeError`` (whose
+    ``.doc`` would be the whole key) as cause or context.
+    """
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def _load_key(value: object, source: str) -> dict[str, Any]:
     """Parse a service-account key given as a dict, JSON text or a file path.
 
@@ -66,10 +78,9 @@ def _load_key(value: object, source: str) -> dict[str, Any]:
     elif isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
         if isinstance(text, str) and text.lstrip().startswith("{"):
-            try:
-                key = json.loads(text)
-            except ValueError:
-                raise InvalidConfigError(f"{source}: the key is not valid JSON", provider="gcs") from None
+            key = _json_or_none(text)
+            if key is None:
+                raise InvalidConfigError(f"{source}: the key is not valid JSON", provider="gcs")
         else:
             path = Path(text).expanduser()
             try:
@@ -77,13 +88,10 @@ def _load_key(value: object, source: str) -> dict[str, Any]:
             except OSError as e:
                 raise InvalidConfigError(
                     f"{source}: cannot read the key file {str(path)!r} ({type(e).__name__})", provider="gcs"
-                ) from None
-            try:
-                key = json.loads(raw)
-            except ValueError:
-                raise InvalidConfigError(
-                    f"{source}: the key file {str(path)!r} is not valid JSON", provider="gcs"
-                ) from None
+                ) from e
+            key = _json_or_none(raw)
+            if key is None:
+                raise InvalidConfigError(f"{source}: the key file {str(path)!r} is not valid JSON", provider="gcs")
     else:
         raise InvalidConfigError(
             f"{source} must be a dict, JSON text or a file path, not {type(value).__name__}", provider="gcs"
@@ -172,8 +180,6 @@ def signed_url(
         InvalidArgumentError: ``expires_in`` beyond the 7 days V4 allows.
         InvalidConfigError: the private key cannot be loaded.
     """
-    from google.auth import crypt
-
     if expires_in > _MAX_SIGNED_EXPIRY:
         raise InvalidArgumentError("a V4 signed URL lasts at most 7 days", path=name, provider="gcs")
     when = (now or datetime.now(UTC)).astimezone(UTC)
@@ -193,9 +199,18 @@ def signed_url(
     canonical_query = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in sorted(query.items()))
     canonical_request = "\n".join((method, resource, canonical_query, f"host:{host}", "", "host", "UNSIGNED-PAYLOAD"))
     to_sign = "\n".join(("GOOG4-RSA-SHA256", stamp, scope, hashlib.sha256(canonical_request.encode()).hexdigest()))
-    try:
-        signer = crypt.RSASigner.from_service_account_info(dict(key))  # type: ignore[no-untyped-call]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidConfigError("the service-account private key cannot be loaded", provider="gcs") from None
+    signer = _signer_or_none(key)
+    if signer is None:
+        raise InvalidConfigError("the service-account private key cannot be loaded", provider="gcs")
     signature = binascii.hexlify(signer.sign(to_sign.encode())).decode()
     return f"{parts.scheme}://{host}{resource}?{canonical_query}&X-Goog-Signature={signature}"
+
+
+def _signer_or_none(key: Mapping[str, Any]) -> Any:
+    """An RSA signer for the key, or ``None`` (no exception that could hold key material escapes)."""
+    from google.auth import crypt
+
+    try:
+        return crypt.RSASigner.from_service_account_info(dict(key))  # type: ignore[no-untyped-call]
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -203,6 +203,8 @@ class GCSStore(KeyPrefix, BaseStore):
     # ------------------------------------------------------------------------------ lifecycle
 
     async def _open(self) -> None:
+        # The key reaches gcsfs already parsed (a dict), so no JSON error holding its text can
+        # arise here; google-auth's errors name missing fields, never their values.
         from gcsfs.core import GCSFileSystem
 
         settings = self._settings
@@ -236,7 +238,7 @@ class GCSStore(KeyPrefix, BaseStore):
                 f"cannot set up Google credentials ({type(e).__name__}); pass service_account_key, "
                 "set GOOGLE_APPLICATION_CREDENTIALS, or use anonymous=True",
                 provider="gcs",
-            ) from None
+            ) from e
 
     async def _close(self) -> None:
         session, self._session = self._session, None
@@ -263,7 +265,7 @@ class GCSStore(KeyPrefix, BaseStore):
             except Exception as e:
                 raise UnauthenticatedError(
                     f"cannot obtain a Google access token ({type(e).__name__})", provider="gcs"
-                ) from None
+                ) from e
             creds = fs.credentials.credentials
             if creds is None or not getattr(creds, "token", None):
                 raise UnauthenticatedError("no Google access token available", provider="gcs")
@@ -283,14 +285,14 @@ class GCSStore(KeyPrefix, BaseStore):
         except ObjectStoreError:
             raise
         except HttpStatus as e:
-            raise self._error(path, operation, mode, e.status, e.code) from None
+            raise self._error(path, operation, mode, e.status, e.code) from e
         except TRANSPORT_ERRORS as e:
             raise TransportError(
                 f"{operation}: network failure talking to GCS ({type(e).__name__})",
                 path=path,
                 provider="gcs",
                 retryable=True,
-            ) from None
+            ) from e
 
     def _error(
         self, path: str | None, operation: str, mode: PutMode | None, status: int | None, reason: str
@@ -406,10 +408,8 @@ class GCSStore(KeyPrefix, BaseStore):
             return {}
         try:
             parsed = json.loads(body)
-        except ValueError:
-            raise ObjectStoreError(
-                f"{operation}: GCS answered with malformed JSON", path=path, provider="gcs"
-            ) from None
+        except ValueError as e:
+            raise ObjectStoreError(f"{operation}: GCS answered with malformed JSON", path=path, provider="gcs") from e
         if not isinstance(parsed, dict):
             raise ObjectStoreError(f"{operation}: GCS answered with unexpected JSON", path=path, provider="gcs")
         return parsed
@@ -441,10 +441,10 @@ class GCSStore(KeyPrefix, BaseStore):
         assert mode.etag is not None
         try:
             item = await self._resource(path, operation)
-        except NotFoundError:
+        except NotFoundError as e:
             raise PreconditionError(
                 f"{operation} {path!r}: the object does not exist (expected to update it)", path=path, provider="gcs"
-            ) from None
+            ) from e
         if normalize_etag(str(item.get("etag", ""))) != normalize_etag(mode.etag):
             raise PreconditionError(
                 f"{operation} {path!r}: the object has changed (ETag differs)", path=path, provider="gcs"
@@ -809,8 +809,8 @@ class GCSStore(KeyPrefix, BaseStore):
         ):
             try:
                 data = gzip.decompress(data)  # compressed in transit only: hand back what was stored
-            except (OSError, EOFError, zlib.error):
-                raise TransportError(f"get {path!r}: a corrupt compressed answer", path=path, provider="gcs") from None
+            except (OSError, EOFError, zlib.error) as e:
+                raise TransportError(f"get {path!r}: a corrupt compressed answer", path=path, provider="gcs") from e
         if opts.range is not None and self._range_of(resp) is None:
             # A server that ignored the range: apply it here.
             start, end = opts.range.resolve(len(data), path=path, provider="gcs")
@@ -861,10 +861,10 @@ class GCSStore(KeyPrefix, BaseStore):
 
             try:
                 resp: aiohttp.ClientResponse = await self._retrying(path, attempt)
-            except NotFoundError:
+            except NotFoundError as e:
                 raise PreconditionError(
                     f"get_stream {path!r}: the object changed while it was read", path=path, provider="gcs"
-                ) from None
+                ) from e
             return resp
 
         return resuming_body(
@@ -897,10 +897,10 @@ class GCSStore(KeyPrefix, BaseStore):
                     query=query,
                     headers={"Accept-Encoding": "gzip", "Range": f"bytes={span[0]}-{span[1] - 1}"},
                 )
-            except NotFoundError:
+            except NotFoundError as e:
                 raise PreconditionError(
                     f"get_ranges {path!r}: the object changed while it was read", path=path, provider="gcs"
-                ) from None
+                ) from e
             return body
 
         blobs = await asyncio.gather(*(fetch(s) for s in spans))
