@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from .errors import InvalidConfigError, ObjectStoreError, TransportError
 
-__all__ = ["RetryConfig", "Timeouts", "retry_call", "retry_or_transport_error"]
+__all__ = ["RetryConfig", "Timeouts", "network_options", "retry_call", "retry_or_transport_error"]
 
 T = TypeVar("T")
 
@@ -77,6 +77,19 @@ class Timeouts:
 
     def __post_init__(self) -> None:
         _check_non_negative("Timeouts", connect=self.connect, read=self.read, total=self.total)
+
+
+def network_options(retry: object, timeouts: object, provider: str) -> tuple[RetryConfig, Timeouts]:
+    """Check a network store's ``retry`` and ``timeouts`` options; ``None`` means the defaults.
+
+    Raises:
+        InvalidConfigError: an option of the wrong type, named.
+    """
+    if retry is not None and not isinstance(retry, RetryConfig):
+        raise InvalidConfigError("option 'retry' must be an objectstorex.RetryConfig", provider=provider)
+    if timeouts is not None and not isinstance(timeouts, Timeouts):
+        raise InvalidConfigError("option 'timeouts' must be an objectstorex.Timeouts", provider=provider)
+    return retry or RetryConfig(), timeouts or Timeouts()
 
 
 async def retry_call(

@@ -33,7 +33,7 @@ from xml.sax.saxutils import escape
 import aiohttp
 from yarl import URL
 
-from .._config import RetryConfig, Timeouts, retry_or_transport_error
+from .._config import RetryConfig, Timeouts, network_options, retry_or_transport_error
 from .._ranges import ByteRange, coalesce, slice_spans
 from .._store import BaseStore, GetOptions, PutOptions
 from .._stream import resuming_body
@@ -152,10 +152,7 @@ class AzureStore(KeyPrefix, BaseStore):
         super().__init__()
         if not isinstance(container, str) or not container:
             raise InvalidConfigError("option 'container' must be a non-empty str", provider="azure")
-        if retry is not None and not isinstance(retry, RetryConfig):
-            raise InvalidConfigError("option 'retry' must be an objectstorex.RetryConfig", provider="azure")
-        if timeouts is not None and not isinstance(timeouts, Timeouts):
-            raise InvalidConfigError("option 'timeouts' must be an objectstorex.Timeouts", provider="azure")
+        self._retry, self._timeouts = network_options(retry, timeouts, "azure")
         self._settings: AzureSettings = resolve_settings(
             account=account,
             access_key=access_key,
@@ -166,8 +163,6 @@ class AzureStore(KeyPrefix, BaseStore):
         )
         self._container = container
         self._prefix = validate_prefix(prefix, provider="azure")
-        self._retry = retry or RetryConfig()
-        self._timeouts = timeouts or Timeouts()
         base = self._settings.endpoint
         self._base_url = f"{base}/{quote(container, safe='')}"
         self._base_path = urlsplit(self._base_url).path  # the encoded path Shared Key signs

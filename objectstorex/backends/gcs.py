@@ -42,7 +42,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 from yarl import URL
 
-from .._config import RetryConfig, Timeouts, retry_or_transport_error
+from .._config import RetryConfig, Timeouts, network_options, retry_or_transport_error
 from .._ranges import ByteRange, coalesce, http_range_header, slice_spans
 from .._store import BaseStore, GetOptions, PutOptions
 from .._stream import resuming_body
@@ -152,17 +152,12 @@ class GCSStore(KeyPrefix, BaseStore):
         super().__init__()
         if not isinstance(bucket, str) or not bucket or "/" in bucket:
             raise InvalidConfigError("option 'bucket' must be a non-empty str without '/'", provider="gcs")
-        if retry is not None and not isinstance(retry, RetryConfig):
-            raise InvalidConfigError("option 'retry' must be an objectstorex.RetryConfig", provider="gcs")
-        if timeouts is not None and not isinstance(timeouts, Timeouts):
-            raise InvalidConfigError("option 'timeouts' must be an objectstorex.Timeouts", provider="gcs")
+        self._retry, self._timeouts = network_options(retry, timeouts, "gcs")
         self._settings: GCSSettings = resolve_settings(
             service_account_key=service_account_key, endpoint=endpoint, anonymous=anonymous, project=project
         )
         self._bucket = bucket
         self._prefix = validate_prefix(prefix, provider="gcs")
-        self._retry = retry or RetryConfig()
-        self._timeouts = timeouts or Timeouts()
         api = self._settings.endpoint
         b = quote(bucket, safe="")
         self._objects_url = f"{api}/storage/v1/b/{b}/o"

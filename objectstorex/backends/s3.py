@@ -31,7 +31,7 @@ from xml.etree import ElementTree
 
 import aiohttp
 
-from .._config import RetryConfig, Timeouts, retry_call
+from .._config import RetryConfig, Timeouts, network_options, retry_call
 from .._ranges import ByteRange, coalesce, http_range_header, slice_spans
 from .._store import BaseStore, GetOptions, PutOptions
 from .._types import Capabilities, GetResult, ListResult, ObjectMeta, PutResult
@@ -216,10 +216,7 @@ class S3Store(KeyPrefix, BaseStore):
         for name, flag in (("allow_http", allow_http), ("virtual_hosted_style", virtual_hosted_style)):
             if flag is not None and not isinstance(flag, bool):
                 raise InvalidConfigError(f"option {name!r} must be a bool", provider="s3")
-        if retry is not None and not isinstance(retry, RetryConfig):
-            raise InvalidConfigError("option 'retry' must be an objectstorex.RetryConfig", provider="s3")
-        if timeouts is not None and not isinstance(timeouts, Timeouts):
-            raise InvalidConfigError("option 'timeouts' must be an objectstorex.Timeouts", provider="s3")
+        self._retry, self._timeouts = network_options(retry, timeouts, "s3")
         self._bucket = bucket
         self._region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         self._endpoint = endpoint.rstrip("/") if endpoint else None
@@ -228,8 +225,6 @@ class S3Store(KeyPrefix, BaseStore):
         )
         self._prefix = validate_prefix(prefix, provider="s3")
         self._profile = profile
-        self._retry = retry or RetryConfig()
-        self._timeouts = timeouts or Timeouts()
         # Kept private and never shown: repr and errors name the bucket and endpoint only.
         self.__keys = (access_key_id, secret_access_key, session_token)
         self._stack: AsyncExitStack | None = None
