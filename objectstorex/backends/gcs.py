@@ -479,8 +479,12 @@ class GCSStore(KeyPrefix, BaseStore):
         return PutResult(normalize_etag(str(etag)) if etag else None, str(generation) if generation else None)
 
     async def _put(self, path: str, data: bytes | memoryview, opts: PutOptions) -> PutResult:
-        key = self._key(path)
-        resource = self._resource_body(key, opts)  # validates before any I/O
+        return await self._multipart_upload(path, data, opts, self._resource_body(self._key(path), opts))
+
+    async def _multipart_upload(
+        self, path: str, data: bytes | memoryview, opts: PutOptions, resource: dict[str, Any]
+    ) -> PutResult:
+        """Metadata and body in one request, conditioned on the put mode."""
         query = {"uploadType": "multipart", "fields": "etag,generation"}
         query.update(await self._write_params(path, "put", opts.mode))
         content_type = resource.get("contentType", "application/octet-stream")
@@ -510,7 +514,7 @@ class GCSStore(KeyPrefix, BaseStore):
         part_size: int | None,
         max_concurrency: int | None,
     ) -> PutResult:
-        self._resource_body(self._key(path), opts)  # bad attributes fail before the stream is read
+        resource = self._resource_body(self._key(path), opts)  # bad attributes fail before the stream is read
         # Resumable chunks are sequential (max_concurrency has nothing to overlap) and a
         # multiple of 256 KiB: memory stays near one part.
         size = max(_QUANTUM, -(-(part_size or _DEFAULT_PART) // _QUANTUM) * _QUANTUM)
@@ -523,16 +527,20 @@ class GCSStore(KeyPrefix, BaseStore):
                 break
         else:
             # Everything fits one request: a multipart upload is atomic and cheaper.
-            return await self._put(path, b"".join(pieces), opts)
-        return await self._put_resumable(path, pieces, chunks, opts, size)
+            return await self._multipart_upload(path, b"".join(pieces), opts, resource)
+        return await self._put_resumable(path, pieces, chunks, opts, resource, size)
 
     async def _put_resumable(
-        self, path: str, pieces: list[bytes], chunks: AsyncIterator[bytes], opts: PutOptions, size: int
+        self,
+        path: str,
+        pieces: list[bytes],
+        chunks: AsyncIterator[bytes],
+        opts: PutOptions,
+        resource: dict[str, Any],
+        size: int,
     ) -> PutResult:
         """Feed a resumable session; on any failure cancel it, so nothing is committed."""
-        key = self._key(path)
-        resource = self._resource_body(key, opts)  # validates before any I/O
-        query = {"uploadType": "resumable", "name": key, "fields": "etag,generation"}
+        query = {"uploadType": "resumable", "name": self._key(path), "fields": "etag,generation"}
         query.update(await self._write_params(path, "put_stream", opts.mode))
         content_type = resource.get("contentType", "application/octet-stream")
         headers, _ = await self._call(
