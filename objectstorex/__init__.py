@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import patterns
 from ._config import RetryConfig, Timeouts
 from ._factory import from_url, new
 from ._store import BaseStore, Store
 from ._stream import ObjectStream
 from ._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
+from ._version import __version__ as __version__
 from .backends.local import LocalStore
 from .backends.memory import MemoryStore
 from .errors import (
@@ -37,10 +39,6 @@ from .errors import (
     UnauthenticatedError,
 )
 from .preconditions import PutMode, UpdateVersion
-
-__version__ = "0.1.0"
-
-from . import patterns
 
 __all__ = [
     "AlreadyExistsError",
