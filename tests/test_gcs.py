@@ -29,7 +29,7 @@ import objectstorex as osx
 from objectstorex.backends._gcs_auth import signed_url
 from objectstorex.backends.gcs import parse_batch_response
 from tests.emulators._servers import CuttingProxy, free_port
-from tests.emulators.gcs import TEST_KEY_FILE, create_bucket, make_store, upload
+from tests.emulators.gcs import TEST_KEY_FILE, create_bucket, make_store, raw, upload
 
 KEY: dict[str, Any] = json.loads(TEST_KEY_FILE.read_text(encoding="utf-8"))
 PRIVATE_MARK = KEY["private_key"].splitlines()[1][:24]  # a piece of the private key: must never leak
@@ -82,6 +82,12 @@ class Gateway:
         before_metadata: run before forwarding a metadata GET (e.g. a racing write).
         token_status: what the ``/token`` OAuth endpoint answers.
         persist_half: store only half of the next resumable chunk (a short 308).
+        metadata_changed: object names whose metadata answers show a metadata-only change as
+            GCS does (a new ETag and metageneration, the same generation).
+        truncate_final: cut the next final answer of a resumable upload in half.
+        answer_status_as_gcs: answer a status query to a finished session as GCS does (200 and
+            the object), where fake-gcs-server answers 404.
+        status_queries: the upstream statuses of the status queries (empty PUTs) to sessions.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -93,6 +99,11 @@ class Gateway:
         self.token_status = 200
         self.tokens_issued = 0
         self.persist_half = False
+        self.metadata_changed: set[str] = set()
+        self.truncate_final = False
+        self.answer_status_as_gcs = False
+        self.status_queries: list[int] = []
+        self._finished: dict[str, bytes] = {}
         self.url = ""
         self._client: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -144,12 +155,42 @@ class Gateway:
             query = {k: v for k, v in request.query.items() if k != "rewriteToken"}
             path_qs = request.path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
             return await self.forward(request.method, path_qs, request.headers, body)
-        if request.method == "PUT" and "upload_id" in request.query and self.persist_half:
-            return await self.half_chunk(request, body)
+        if request.method == "PUT" and "upload_id" in request.query:
+            if self.persist_half:
+                return await self.half_chunk(request, body)
+            return await self.session_put(request, body)
         is_metadata_get = request.method == "GET" and "/o/" in request.path and "alt" not in request.query
         if is_metadata_get and self.before_metadata is not None:
             await self.before_metadata()
+        if is_metadata_get and request.path.rsplit("/o/", 1)[1] in self.metadata_changed:
+            return await self.changed_metadata(request)
         return await self.forward(request.method, request.raw_path, request.headers, body)
+
+    async def changed_metadata(self, request: web.Request) -> web.Response:
+        """The resource after a metadata-only change on GCS: new ETag and metageneration, same generation."""
+        resp = await self.forward("GET", request.raw_path, request.headers, b"")
+        assert isinstance(resp.body, bytes)
+        item = json.loads(resp.body)
+        item["etag"] = f"{item['etag']}-meta2"
+        item["metageneration"] = str(int(item.get("metageneration", "1")) + 1)
+        return web.json_response(item)
+
+    async def session_put(self, request: web.Request, body: bytes) -> web.Response:
+        upload_id = request.query["upload_id"]
+        resp = await self.forward("PUT", request.raw_path, request.headers, body)
+        if not body and request.headers.get("Content-Range", "").startswith("bytes */"):
+            self.status_queries.append(resp.status)
+            if resp.status == 404 and self.answer_status_as_gcs and upload_id in self._finished:
+                return web.Response(body=self._finished[upload_id], content_type="application/json")
+            return resp
+        finished = not request.headers.get("Content-Range", "").endswith("/*")
+        if finished and self.truncate_final and resp.status in (200, 201) and isinstance(resp.body, bytes):
+            self.truncate_final = False
+            self._finished[upload_id] = resp.body
+            return web.Response(
+                status=resp.status, body=resp.body[: len(resp.body) // 2], content_type="application/json"
+            )
+        return resp
 
     async def half_chunk(self, request: web.Request, body: bytes) -> web.Response:
         """Persist only the first half of a non-final chunk, as GCS may (308 with a shorter Range)."""
@@ -413,6 +454,47 @@ async def test_etag_cas_loses_to_a_write_after_the_lookup(
     assert await gw_store.get("race") == b"someone else"
 
 
+async def test_cas_on_etag_and_generation_checks_both(
+    gateway: Gateway, gw_store: osx.BaseStore, fake_gcs_endpoint: str, bucket: str
+) -> None:
+    """A metadata-only change moves the ETag, not the generation: the stale ETag must still fail a CAS."""
+    put = await gw_store.put("m", b"one")
+    status, _, _ = raw(
+        fake_gcs_endpoint,
+        "PATCH",
+        f"/storage/v1/b/{bucket}/o/m",
+        json.dumps({"metadata": {"k": "v"}}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    assert status == 200
+    changed = await gw_store.head("m")
+    assert changed.version == put.version
+    if changed.etag == put.etag:
+        # fake-gcs-server 1.54 moves neither the ETag nor the metageneration on a metadata
+        # change (GCS moves both): the gateway answers the object's metadata as GCS would.
+        gateway.metadata_changed.add("m")
+        changed = await gw_store.head("m")
+    assert changed.etag != put.etag
+    assert changed.version == put.version
+    stale = osx.UpdateVersion(etag=put.etag, version=put.version)
+    with pytest.raises(osx.PreconditionError, match="ETag"):
+        await gw_store.put("m", b"two", mode=stale)
+    with pytest.raises(osx.PreconditionError, match="ETag"):
+        await gw_store.delete("m", if_match=stale)
+    with pytest.raises(osx.PreconditionError, match="generation"):  # the right ETag on another generation
+        await gw_store.put("m", b"two", mode=osx.UpdateVersion(etag=changed.etag, version="1"))
+    assert await gw_store.get("m") == b"one"
+
+    gateway.requests.clear()
+    await gw_store.put("m", b"two", mode=osx.UpdateVersion.of(changed))
+    assert await gw_store.get("m") == b"two"
+    uploads = [urllib.parse.urlsplit(p).query for m, p, h in gateway.requests if m == "POST" and "/upload/" in p]
+    assert len(uploads) == 1
+    query = urllib.parse.parse_qs(uploads[0])
+    assert query["ifGenerationMatch"] == [put.version]  # the state the ETag named, both numbers
+    assert query["ifMetagenerationMatch"] == ["2" if "m" in gateway.metadata_changed else "1"]
+
+
 async def test_listings_follow_page_tokens(store: osx.BaseStore) -> None:
     store._page_size = 7  # type: ignore[attr-defined]
     names = sorted([f"d/o{i:02d}" for i in range(20)] + [f"d/sub{i}/x" for i in range(9)])
@@ -484,6 +566,31 @@ async def test_failed_resumable_upload_is_cancelled(gateway: Gateway, gw_store: 
     assert methods[-1] == "DELETE"
     with pytest.raises(osx.NotFoundError):
         await gw_store.head("f.bin")
+
+
+async def test_truncated_final_answer_asks_the_session(gateway: Gateway, gw_store: osx.BaseStore) -> None:
+    """An unreadable answer to the last chunk: the session's status (200 + the object) is the result."""
+    data = random.randbytes(600 * 1024)
+    gateway.truncate_final = True
+    gateway.answer_status_as_gcs = True
+    res = await gw_store.put_stream("t.bin", [data], part_size=256 * 1024)
+    # fake-gcs-server forgets a finished session (404; and a status query *finishes* an
+    # unfinished one), so the gateway answered the query as GCS does, with the object.
+    assert gateway.status_queries == [404]
+    head = await gw_store.head("t.bin")
+    assert (res.etag, res.version) == (head.etag, head.version)
+    assert res.version is not None
+    assert await gw_store.get("t.bin") == data
+
+
+async def test_truncated_final_answer_without_a_status_is_an_error(gateway: Gateway, gw_store: osx.BaseStore) -> None:
+    """No readable answer and no status from the session: an error, never a result without ETag/version."""
+    gateway.truncate_final = True
+    with pytest.raises(osx.ObjectStoreError, match="may have been written") as info:
+        await gw_store.put_stream("u.bin", [random.randbytes(600 * 1024)], part_size=256 * 1024)
+    assert gateway.status_queries == [404]
+    assert info.value.status == 404
+    assert not isinstance(info.value, osx.NotFoundError)
 
 
 # ------------------------------------------------------------------------------ copies and batches

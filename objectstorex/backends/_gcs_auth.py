@@ -1,11 +1,15 @@
-"""GCS settings (endpoint, credentials) and V4 signed URLs from a service-account key.
+"""GCS settings (endpoint, credentials), OAuth2 access tokens and V4 signed URLs.
 
 Kept apart from the adapter so that what is secret -- the key, tokens -- lives in one small
-module whose reprs and errors never show it.
+module whose reprs and errors never show it. Credentials come from google-auth's public API
+(the library Google's own clients use): a service-account or authorized-user key, or
+application default credentials (``GOOGLE_APPLICATION_CREDENTIALS``, gcloud, the metadata
+server).
 """
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import hashlib
 import json
@@ -17,12 +21,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..errors import InvalidArgumentError, InvalidConfigError
+from ..errors import InvalidArgumentError, InvalidConfigError, ObjectStoreError, UnauthenticatedError
 
-__all__ = ["GCS_ENDPOINT", "GCSSettings", "resolve_settings", "signed_url"]
+__all__ = ["GCS_ENDPOINT", "AccessTokens", "GCSSettings", "resolve_settings", "signed_url"]
 
 GCS_ENDPOINT = "https://storage.googleapis.com"
 _MAX_SIGNED_EXPIRY = timedelta(days=7)  # the V4 limit
+_SCOPE = "https://www.googleapis.com/auth/devstorage.full_control"  # the scope Google's clients ask for
+_REFRESH_MARGIN = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,102 @@ def resolve_settings(
     if project is None and key is not None and isinstance(key.get("project_id"), str):
         project = key["project_id"]
     return GCSSettings(endpoint.rstrip("/"), anonymous, key, source, project)
+
+
+class AccessTokens:
+    """``Authorization`` headers for a store's requests, from google-auth credentials.
+
+    The credentials are built on first use and refreshed five minutes before they expire; both
+    may block (a token endpoint, the metadata server), so they run in a thread, one at a time.
+    Errors name the kind of failure, never the key or a token.
+
+    Args:
+        settings: the store's settings (``key`` or application default credentials).
+        timeout: (connect, read) seconds for a token request, as ``requests`` takes them
+            (the store's ``Timeouts``; ``None`` is no limit).
+    """
+
+    def __init__(self, settings: GCSSettings, timeout: tuple[float | None, float | None] = (10.0, 60.0)) -> None:
+        self._settings = settings
+        self._timeout = timeout
+        self._credentials: Any = None  # google.auth.credentials.Credentials
+        self._http: Any = None  # requests.Session the refreshes share
+        self._header: dict[str, str] | None = None
+        self._expiry: datetime | None = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    async def headers(self) -> dict[str, str]:
+        """A fresh ``{"Authorization": "Bearer ..."}`` (the same dict while the token lasts).
+
+        Raises:
+            UnauthenticatedError: no credentials, or the token endpoint refused them.
+        """
+        header = self._header
+        if header is not None and (self._expiry is None or self._expiry - datetime.now(UTC) > _REFRESH_MARGIN):
+            return header
+        async with self._lock:
+            if self._closed:
+                raise ObjectStoreError("the gcs store is closed", provider="gcs")
+            try:
+                token, expiry = await asyncio.to_thread(self._refresh)
+            except UnauthenticatedError:
+                raise
+            except Exception as e:
+                raise UnauthenticatedError(
+                    f"cannot obtain a Google access token ({type(e).__name__}); pass service_account_key, "
+                    "set GOOGLE_APPLICATION_CREDENTIALS, or use anonymous=True",
+                    provider="gcs",
+                ) from e
+            self._header, self._expiry = {"Authorization": f"Bearer {token}"}, expiry
+            return self._header
+
+    def _refresh(self) -> tuple[str, datetime | None]:
+        """Build the credentials if needed and refresh them (blocking: runs in a thread)."""
+        import google.auth
+        import requests
+        from google.auth.transport.requests import Request
+
+        if self._credentials is None:
+            key = self._settings.key
+            if key is None:
+                self._credentials, _ = google.auth.default(scopes=[_SCOPE])
+            elif key.get("type") == "service_account":
+                from google.oauth2 import service_account
+
+                self._credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                    key, scopes=[_SCOPE]
+                )
+            else:  # authorized_user: a user's refresh token carries its own scopes
+                from google.oauth2 import credentials
+
+                self._credentials = credentials.Credentials.from_authorized_user_info(key)  # type: ignore[no-untyped-call]
+        if self._http is None:
+            self._http = requests.Session()
+        request = Request(self._http)
+        timeout = self._timeout
+
+        def send(url: str, method: str = "GET", body: Any = None, headers: Any = None, **kwargs: Any) -> Any:
+            kwargs.setdefault("timeout", timeout)
+            return request(url, method=method, body=body, headers=headers, **kwargs)
+
+        self._credentials.refresh(send)
+        token = self._credentials.token
+        if not token:
+            raise UnauthenticatedError("no Google access token available", provider="gcs")
+        expiry = self._credentials.expiry
+        if expiry is not None and expiry.tzinfo is None:
+            expiry = expiry.replace(tzinfo=UTC)  # google-auth keeps naive UTC
+        return str(token), expiry
+
+    async def close(self) -> None:
+        """Forget the token and close the token requests' connections."""
+        async with self._lock:
+            self._closed = True
+            self._header = self._credentials = None
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
 
 
 def _encode(value: str) -> str:

@@ -1,10 +1,8 @@
-"""GCSStore: Google Cloud Storage (and fake-gcs-server) on the JSON API, with gcsfs's auth and session.
+"""GCSStore: Google Cloud Storage (and fake-gcs-server) on the JSON API, over aiohttp, with google-auth tokens.
 
-gcsfs provides what is hard to get right -- credentials (service-account keys, application
-default credentials, token refresh) and its aiohttp session -- and the store sends the JSON
-API requests the contract needs itself, because gcsfs has no method for them (conditional
-writes, generations, rewrite, batch delete with per-object errors) and its own calls cost a
-retry decorator, a dircache and a response copy each:
+google-auth provides what is hard to get right -- credentials (service-account keys, application
+default credentials, token refresh) -- and the store sends the JSON API requests the contract
+needs itself (conditional writes, generations, rewrite, batch delete with per-object errors):
 
 * writes are multipart uploads (metadata and body in one request) carrying the put mode as
   ``ifGenerationMatch`` -- ``0`` for create, the generation for compare-and-swap;
@@ -20,17 +18,11 @@ Every failure is translated in :meth:`GCSStore._error`, the one place that knows
 
 from __future__ import annotations
 
-import os
-
-# gcsfs 2026.x looks up every bucket's type over gRPC unless this is off, which stalls about
-# 60 s per bucket against any non-Google endpoint. The store uses gcsfs.core.GCSFileSystem
-# (never the experimental subclass), so this only matters to code importing gcsfs after us.
-os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
-
 import asyncio
 import contextlib
 import gzip
 import json
+import os
 import re
 import uuid
 import zlib
@@ -70,7 +62,7 @@ from ..preconditions import (
     http_get_headers,
     normalize_etag,
 )
-from ._gcs_auth import GCSSettings, resolve_settings, signed_url
+from ._gcs_auth import AccessTokens, GCSSettings, resolve_settings, signed_url
 from ._http import TRANSPORT_ERRORS, HttpStatus, parse_http_date
 
 __all__ = ["GCSStore"]
@@ -80,7 +72,6 @@ _QUANTUM = 256 * 1024  # resumable chunks must be multiples of this
 _DEFAULT_PART = 8 * MIB
 _BATCH = 100  # the JSON batch endpoint takes at most 100 calls
 _META_FIELDS = "name,size,updated,etag,generation,metageneration"
-_REFRESH_MARGIN = timedelta(minutes=5)
 _MEDIA_HEADERS = {"Accept-Encoding": "gzip"}  # the stored bytes, never a transcoded form (never mutated)
 _ATTR_FIELDS = {
     "content_type": "contentType",
@@ -108,6 +99,15 @@ def _parse_rfc3339(value: object) -> datetime:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         return datetime.now(UTC)
+
+
+def _object_resource(body: bytes) -> dict[str, Any] | None:
+    """The object resource a finished upload answers with, or ``None`` when unreadable or incomplete."""
+    try:
+        item = json.loads(body)
+    except ValueError:
+        return None
+    return item if isinstance(item, dict) and item.get("generation") and item.get("etag") else None
 
 
 class GCSStore(KeyPrefix, BaseStore):
@@ -175,10 +175,8 @@ class GCSStore(KeyPrefix, BaseStore):
             sign=self._settings.can_sign,
             conditional_get=True,
         )
-        self._fs: Any = None  # gcsfs.core.GCSFileSystem
         self._session: aiohttp.ClientSession | None = None
-        self._token: tuple[str, datetime | None] | None = None
-        self._refresh_lock = asyncio.Lock()
+        self._tokens = AccessTokens(self._settings, (self._timeouts.connect, self._timeouts.read))
         self._batch_supported = True
         self._media_urls: dict[str, URL] = {}
 
@@ -198,77 +196,18 @@ class GCSStore(KeyPrefix, BaseStore):
     # ------------------------------------------------------------------------------ lifecycle
 
     async def _open(self) -> None:
-        # The key reaches gcsfs already parsed (a dict), so no JSON error holding its text can
-        # arise here; google-auth's errors name missing fields, never their values.
-        from gcsfs.core import GCSFileSystem
-
-        settings = self._settings
-        if settings.anonymous:
-            token: Any = "anon"
-        elif settings.key is not None:
-            token = settings.key
-        else:
-            token = "google_default"
         t = self._timeouts
-        session_kwargs = {
-            "timeout": aiohttp.ClientTimeout(total=t.total, connect=t.connect, sock_read=t.read),
-            "auto_decompress": False,  # a Content-Encoding: gzip object is returned as stored
-            "connector": aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
-        }
-        try:
-            # Application default credentials may probe the metadata server: off the loop.
-            self._fs = await asyncio.to_thread(
-                GCSFileSystem,
-                token=token,
-                endpoint_url=settings.endpoint,
-                project=settings.project or "",  # None makes gcsfs warn; the store never needs it
-                asynchronous=True,
-                skip_instance_cache=True,  # never share a session with another store
-                session_kwargs=session_kwargs,
-            )
-            self._session = await self._fs._set_session()
-        except Exception as e:
-            await session_kwargs["connector"].close()  # type: ignore[attr-defined]
-            raise UnauthenticatedError(
-                f"cannot set up Google credentials ({type(e).__name__}); pass service_account_key, "
-                "set GOOGLE_APPLICATION_CREDENTIALS, or use anonymous=True",
-                provider="gcs",
-            ) from e
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=t.total, connect=t.connect, sock_read=t.read),
+            auto_decompress=False,  # a Content-Encoding: gzip object is returned as stored
+            connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+        )
 
     async def _close(self) -> None:
         session, self._session = self._session, None
-        if self._fs is not None:
-            self._fs._session = None
-        self._fs = None
-        self._token = None
+        await self._tokens.close()
         if session is not None:
             await session.close()
-
-    async def _auth_headers(self) -> dict[str, str]:
-        """``Authorization`` for the next request, refreshing the token off the loop when near expiry."""
-        if self._settings.anonymous:
-            return {}
-        token = self._token
-        if token is not None and (token[1] is None or token[1] - datetime.now(UTC) > _REFRESH_MARGIN):
-            return {"Authorization": f"Bearer {token[0]}"}
-        async with self._refresh_lock:
-            fs = self._fs
-            if fs is None:
-                raise ObjectStoreError("the gcs store is closed", provider="gcs")
-            try:
-                await asyncio.to_thread(fs.credentials.maybe_refresh)
-            except Exception as e:
-                raise UnauthenticatedError(
-                    f"cannot obtain a Google access token ({type(e).__name__})", provider="gcs"
-                ) from e
-            creds = fs.credentials.credentials
-            if creds is None or not getattr(creds, "token", None):
-                raise UnauthenticatedError("no Google access token available", provider="gcs")
-            expiry = creds.expiry
-            if expiry is not None and expiry.tzinfo is None:
-                expiry = expiry.replace(tzinfo=UTC)  # google-auth keeps naive UTC
-            self._token = (creds.token, expiry)
-        return {"Authorization": f"Bearer {creds.token}"}
 
     # ------------------------------------------------------------------------------ errors
 
@@ -354,9 +293,9 @@ class GCSStore(KeyPrefix, BaseStore):
         if self._settings.anonymous:
             sent = headers
         else:
-            sent = await self._auth_headers()
+            sent = await self._tokens.headers()
             if headers:
-                sent.update(headers)
+                sent = {**sent, **headers}
         if isinstance(url, str):
             if query:
                 url = f"{url}?{urlencode(query, quote_via=quote, safe='')}"
@@ -427,11 +366,14 @@ class GCSStore(KeyPrefix, BaseStore):
             query["generation"] = version
         return await self._json(path, operation, "GET", self._object_url(self._key(path)), query=query)
 
-    async def _resolve_etag(self, path: str, operation: str, mode: UpdateVersion) -> tuple[str, str]:
-        """The (generation, metageneration) of the object whose ETag is ``mode.etag``.
+    async def _resolve_etag(self, path: str, operation: str, mode: UpdateVersion) -> dict[str, str]:
+        """Write conditions for an :class:`UpdateVersion` that names an ETag (and maybe a generation).
 
-        GCS writes cannot be conditioned on an ETag; the write that follows is conditioned on
-        both numbers, so a change after this lookup still fails it.
+        GCS writes cannot be conditioned on an ETag, and a metadata change moves the ETag but
+        not the generation. So the object's metadata is read: its ETag must match (and its
+        generation equal ``mode.version`` when given), and the write that follows is
+        conditioned on that generation *and* metageneration, so a change after this lookup
+        still fails it.
         """
         assert mode.etag is not None
         try:
@@ -447,11 +389,15 @@ class GCSStore(KeyPrefix, BaseStore):
         generation = item.get("generation")
         if not generation:
             raise ObjectStoreError(f"{operation} {path!r}: GCS returned no generation", path=path, provider="gcs")
-        return str(generation), str(item.get("metageneration", "1"))
+        if mode.version is not None and str(generation) != mode.version:
+            raise PreconditionError(
+                f"{operation} {path!r}: the object has changed (generation differs)", path=path, provider="gcs"
+            )
+        return {"ifGenerationMatch": str(generation), "ifMetagenerationMatch": str(item.get("metageneration", "1"))}
 
     async def _write_params(self, path: str, operation: str, mode: PutMode) -> dict[str, str]:
-        if isinstance(mode, UpdateVersion) and mode.version is None:
-            return gcs_write_params(mode, await self._resolve_etag(path, operation, mode))
+        if isinstance(mode, UpdateVersion) and mode.etag is not None:
+            return await self._resolve_etag(path, operation, mode)
         return gcs_write_params(mode)
 
     # ------------------------------------------------------------------------------ writes
@@ -618,11 +564,21 @@ class GCSStore(KeyPrefix, BaseStore):
             if status != 308:
                 if total is None:
                     raise ObjectStoreError("put_stream: GCS finished the upload early", path=path, provider="gcs")
-                try:
-                    parsed = json.loads(body) if body.strip() else {}
-                except ValueError:
-                    parsed = {}
-                return parsed if isinstance(parsed, dict) else {}
+                item = _object_resource(body)
+                if item is not None:
+                    return item
+                # A truncated or garbled final answer: ask the session, as Google's clients do.
+                status, resp_headers, body = await self._session_status(path, session_url, total, opts)
+                if status != 308:
+                    item = _object_resource(body)
+                    if item is None:
+                        raise ObjectStoreError(
+                            "put_stream: GCS's answers to the upload's end are unreadable; "
+                            "the object may have been written",
+                            path=path,
+                            provider="gcs",
+                        )
+                    return item
             persisted = resp_headers.get("Range", "")  # "bytes=0-N": what the session holds
             last = persisted.rpartition("-")[2]
             done = int(last) + 1 if last.isdigit() else 0
@@ -634,6 +590,37 @@ class GCSStore(KeyPrefix, BaseStore):
             if stalls > self._retry.max_retries:
                 raise TransportError("put_stream: GCS persists none of the chunk", path=path, provider="gcs")
             sent = done - offset
+
+    async def _session_status(
+        self, path: str, session_url: str, total: int, opts: PutOptions
+    ) -> tuple[int, Any, bytes]:
+        """Ask a resumable session how far it got: 200/201 and the object when done, 308 otherwise.
+
+        Raises:
+            ObjectStoreError: the session cannot tell (gone, refused, unreachable): the upload's
+                outcome is unknown.
+        """
+        headers = {"Content-Range": f"bytes */{total}"}
+
+        async def attempt() -> tuple[int, Any, bytes]:
+            with self._map_errors(path, "put_stream", opts.mode):
+                resp = await self._open_request("PUT", session_url, headers=headers, data=b"", ok=(308,))
+                try:
+                    return resp.status, resp.headers, await resp.read()
+                finally:
+                    resp.release()
+
+        try:
+            result: tuple[int, Any, bytes] = await self._retrying(path, attempt)
+        except ObjectStoreError as e:
+            raise ObjectStoreError(
+                f"put_stream: the answer to the upload's end was unreadable and the session's status is "
+                f"unknown (HTTP {e.status}); the object may have been written",
+                path=path,
+                provider="gcs",
+                status=e.status,
+            ) from e
+        return result
 
     async def _cancel_session(self, session_url: str) -> None:
         """DELETE a resumable session (GCS answers 499): its bytes are never committed."""
