@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -291,6 +292,7 @@ class FaultyProxy:
         self.canned: list[tuple[str, str, int, bytes]] = []
         self.cut_after: int | None = None  # cut the next GET body after this many bytes
         self.chunked = False  # answer GETs with chunked transfer encoding (no Content-Length)
+        self.rewrite: dict[str, str | None] = {}  # answer headers to replace (None: remove) on GET/HEAD
         self.seen: list[str] = []
         self.runner: Any = None
 
@@ -322,7 +324,9 @@ class FaultyProxy:
                 return web.Response(status=canned[2], body=canned[3], content_type="application/xml")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         url = self.upstream + request.rel_url.raw_path_qs
-        async with self.session.request(request.method, url, headers=headers, data=body) as up:
+        # A BytesIO: aiohttp warns (ResourceWarning) about large raw bytes bodies.
+        sent = io.BytesIO(body) if body else None
+        async with self.session.request(request.method, url, headers=headers, data=sent) as up:
             data = await up.read()
             rule = next((r for r in self.drop if r[0] == request.method and r[1] in request.query_string), None)
             if rule is not None:
@@ -330,6 +334,11 @@ class FaultyProxy:
                 request.transport.close()  # the request was done upstream; its answer is lost
                 return web.Response(status=500)
             out = web.StreamResponse(status=up.status, headers=up.headers)
+            if request.method in ("GET", "HEAD"):
+                for name, value in self.rewrite.items():
+                    out.headers.popall(name, None)
+                    if value is not None:
+                        out.headers[name] = value
             if self.chunked and request.method == "GET":
                 del out.headers["Content-Length"]
                 out.enable_chunked_encoding()
@@ -379,6 +388,20 @@ async def test_lost_cas_response_is_reconciled(proxied: tuple[FaultyProxy, osx.B
     assert res.etag == (await store.head("cas")).etag
     with pytest.raises(osx.PreconditionError):
         await store.put("cas", b"v3", mode=osx.UpdateVersion.of(first))
+
+
+async def test_lost_copy_if_not_exists_of_an_empty_object_is_reconciled(
+    proxied: tuple[FaultyProxy, osx.BaseStore],
+) -> None:
+    # An empty source is copied by a conditional PUT (UploadPartCopy needs a non-empty range).
+    proxy, store = proxied
+    await store.put("empty", b"", content_type="text/plain")
+    proxy.drop.append(("PUT", ""))
+    await store.copy_if_not_exists("empty", "empty-copy")
+    assert proxy.seen.count("PUT ") == 3  # the source, then the copy twice: landed, answer lost, retried
+    assert (await store.get_object("empty-copy")).attributes.content_type == "text/plain"
+    with pytest.raises(osx.AlreadyExistsError):
+        await store.copy_if_not_exists("empty", "empty-copy")
 
 
 async def test_lost_multipart_completion_is_reconciled(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
@@ -516,3 +539,64 @@ async def test_chunked_answers_are_read_whole(proxied: tuple[FaultyProxy, osx.Ba
     assert await store.get("chunked") == data
     async with store.get_stream("chunked", chunk_size=64 * 1024) as stream:
         assert b"".join([c async for c in stream]) == data
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "ranged"),
+    [
+        ("Last-Modified", None, False),
+        ("Last-Modified", "yesterday", False),
+        ("Content-Range", "bytes 1-x/10", True),
+        ("Content-Range", "bytes 5-2/10", True),
+        ("Content-Range", "bytes 0-3/*", True),
+    ],
+)
+async def test_malformed_headers_are_errors_naming_them(
+    proxied: tuple[FaultyProxy, osx.BaseStore], header: str, value: str | None, ranged: bool
+) -> None:
+    # Never a ValueError, a guessed size or an invented modification time.
+    proxy, store = proxied
+    await store.put("h", b"0123456789")
+    proxy.rewrite = {header: value}
+    calls = [store.get_object("h", range=(1, 4)) if ranged else store.head("h")]
+    if not ranged:
+        calls.append(store.get_object("h"))
+    for call in calls:
+        with pytest.raises(osx.ObjectStoreError, match=header) as err:
+            await call
+        assert type(err.value) is osx.ObjectStoreError
+        assert err.value.provider == "s3"
+        assert err.value.path == "h"
+
+    async def read_stream() -> None:
+        async with store.get_stream("h", range=(1, 4) if ranged else None) as stream:
+            async for _ in stream:
+                pass
+
+    with pytest.raises(osx.ObjectStoreError, match=header):
+        await read_stream()
+    proxy.rewrite = {}
+    assert await store.get("h", range=(1, 4)) == b"123"
+
+
+@pytest.mark.parametrize(("field", "text"), [("LastModified", ""), ("LastModified", "soon"), ("Size", "-1")])
+async def test_malformed_listing_fields_are_errors_naming_them(
+    proxied: tuple[FaultyProxy, osx.BaseStore], field: str, text: str
+) -> None:
+    proxy, store = proxied
+    entry = {"Key": "k", "Size": "1", "LastModified": "2026-01-02T03:04:05.000Z", "ETag": "&quot;e&quot;"}
+    entry[field] = text
+    contents = "".join(f"<{k}>{v}</{k}>" for k, v in entry.items())
+    page = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<IsTruncated>false</IsTruncated><Contents>{contents}</Contents></ListBucketResult>"
+    ).encode()
+    proxy.canned.append(("GET", "list-type=2", 200, page))
+    with pytest.raises(osx.ObjectStoreError, match=field) as err:
+        _ = [m async for m in store.list()]
+    assert type(err.value) is osx.ObjectStoreError
+    # The field left out altogether:
+    proxy.canned.append(("GET", "list-type=2", 200, page.replace(f"<{field}>{text}</{field}>".encode(), b"")))
+    with pytest.raises(osx.ObjectStoreError, match=field):
+        await store.list_with_delimiter()

@@ -21,9 +21,17 @@ from urllib.parse import quote, urlencode
 from multidict import CIMultiDictProxy
 
 from .._types import Attributes, ObjectMeta
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, ObjectStoreError
 
-__all__ = ["attribute_headers", "attributes_from", "b64_md5", "meta_from", "multipart_etag"]
+__all__ = [
+    "attribute_headers",
+    "attributes_from",
+    "b64_md5",
+    "content_length",
+    "content_range",
+    "meta_from",
+    "multipart_etag",
+]
 
 _ATTR_HEADERS = (
     ("content_type", "Content-Type"),
@@ -52,29 +60,88 @@ def _decode(value: str) -> str:
     return value
 
 
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_RANGE = re.compile(r"bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19}|\*)")
+
+
+def _malformed(path: str | None, header: str, value: str | None) -> ObjectStoreError:
+    # The value is shown (bounded): these headers carry numbers and dates, never secrets.
+    what = "missing" if value is None else f"malformed ({value[:60]!r})"
+    where = f"{path!r}: " if path else ""
+    return ObjectStoreError(f"{where}S3 answered with a {what} {header} header", path=path, provider="s3")
+
+
 @lru_cache(maxsize=512)
-def _http_time(value: str) -> datetime:
+def _http_time(value: str) -> datetime | None:
     # Cached: a hot loop sees the same few Last-Modified values, and parsing costs ~8 us.
-    parsed = parsedate_to_datetime(value)
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def meta_from(path: str, h: CIMultiDictProxy[str]) -> ObjectMeta:
-    """ObjectMeta of a GET/HEAD answer (the whole object's size, also for a ranged answer)."""
-    size = int(h.get("Content-Length") or 0)
-    content_range = h.get("Content-Range")
-    if content_range:
-        total = content_range.rpartition("/")[2]
-        if total.isdigit():
-            size = int(total)
+def content_length(path: str | None, h: CIMultiDictProxy[str]) -> int | None:
+    """The ``Content-Length`` of an answer, ``None`` when absent (a chunked answer).
+
+    Raises:
+        ObjectStoreError: the header is not a decimal number.
+    """
+    value = h.get("Content-Length")
+    if value is None:
+        return None
+    if not _DIGITS.fullmatch(value):
+        raise _malformed(path, "Content-Length", value)
+    return int(value)
+
+
+def content_range(path: str | None, h: CIMultiDictProxy[str]) -> tuple[int, int, int | None] | None:
+    """``(first, last, complete length or None)`` of a ``Content-Range: bytes a-b/n``; ``None`` if absent.
+
+    Raises:
+        ObjectStoreError: the header is present but not a satisfied byte range (RFC 9110 14.4).
+    """
+    value = h.get("Content-Range")
+    if value is None:
+        return None
+    m = _RANGE.fullmatch(value.strip())
+    if m is None:
+        raise _malformed(path, "Content-Range", value)
+    first, last = int(m[1]), int(m[2])
+    total = None if m[3] == "*" else int(m[3])
+    if last < first or (total is not None and last >= total):
+        raise _malformed(path, "Content-Range", value)
+    return first, last, total
+
+
+def meta_from(path: str, h: CIMultiDictProxy[str], size: int | None = None) -> ObjectMeta:
+    """ObjectMeta of a GET/HEAD answer (the whole object's size, also for a ranged answer).
+
+    Args:
+        path: the caller's path.
+        h: the answer's headers.
+        size: the object's size when the answer has no length header (a whole body read to its end).
+
+    Raises:
+        ObjectStoreError: Content-Length, Content-Range or Last-Modified is malformed or missing
+            (never a guessed size or an invented modification time).
+    """
+    crange = content_range(path, h)
+    if crange is not None:
+        if crange[2] is None:
+            raise _malformed(path, "Content-Range", h.get("Content-Range"))
+        size = crange[2]
+    else:
+        length = content_length(path, h)
+        if length is not None:
+            size = length
+        elif size is None:
+            raise _malformed(path, "Content-Length", None)
     modified = h.get("Last-Modified")
-    return ObjectMeta(
-        path,
-        size,
-        _http_time(modified) if modified else datetime.now(UTC),
-        h.get("ETag"),
-        h.get("x-amz-version-id"),
-    )
+    when = _http_time(modified) if modified else None
+    if when is None:
+        raise _malformed(path, "Last-Modified", modified)
+    return ObjectMeta(path, size, when, h.get("ETag"), h.get("x-amz-version-id"))
 
 
 def attributes_from(h: CIMultiDictProxy[str]) -> Attributes:

@@ -29,6 +29,8 @@ __all__ = [
     "FrozenCredentials",
     "ListPage",
     "ListedObject",
+    "MalformedAnswer",
+    "NotResent",
     "S3HttpError",
     "S3Response",
     "S3Wire",
@@ -62,6 +64,33 @@ def _payload(body: bytes) -> bytes | aiohttp.payload.BytesPayload:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         return aiohttp.payload.BytesPayload(body)
+
+
+class NotResent(aiohttp.ClientConnectionError):
+    """The connection failed under a request that must not be resent: it may have reached S3."""
+
+
+async def _no_resend(request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+    # aiohttp resends an idempotent method (PUT, DELETE) once when a reused connection fails
+    # (RFC 9112 9.3.1), and only on these two errors. A conditional write resent behind our back
+    # would hide that its first attempt may have landed (and turn our own success into a 412),
+    # so the failure is raised as another ClientError: the store's retry loop sees it and
+    # reconciles. (Interim: to be replaced by the shared HTTP core's no-resend path.)
+    try:
+        return await handler(request)
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as e:
+        raise NotResent(f"connection lost under a request that is not resent ({type(e).__name__})") from e
+
+
+_NO_RESEND = (_no_resend,)
+
+
+class MalformedAnswer(Exception):
+    """An S3 answer whose XML parses but carries an unusable field (named, value bounded)."""
+
+    def __init__(self, field: str, value: str | None) -> None:
+        super().__init__(f"{'missing' if value is None else f'malformed ({value[:60]!r})'} {field}")
+        self.field = field
 
 
 class S3HttpError(Exception):
@@ -126,19 +155,6 @@ class S3Wire:
     ) -> None:
         """Prepare the addressing of ``bucket`` at ``endpoint`` (``scheme://host[:port]``)."""
         self.session = session
-        # The same connection pool without aiohttp's transparent resend of an idempotent request
-        # on a dropped keep-alive connection: a conditional write resent behind our back would
-        # hide that its first attempt may have landed (and turn our own success into a 412).
-        self.strict = aiohttp.ClientSession(
-            connector=session.connector,
-            connector_owner=False,
-            timeout=session.timeout,
-            headers=IDENTITY,
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-        if hasattr(self.strict, "_retry_connection"):
-            self.strict._retry_connection = False
         self._region = region
         self._credentials = credentials
         parts = urlsplit(endpoint)
@@ -157,8 +173,7 @@ class S3Wire:
         self.https = parts.scheme == "https"
 
     async def close(self) -> None:
-        """Close the strict session (the shared connector is closed by its owner)."""
-        await self.strict.close()
+        """Release what the wire holds (nothing today: the session belongs to the store)."""
 
     def copy_source(self, bucket: str, key: str) -> str:
         """The ``x-amz-copy-source`` value of ``key`` in ``bucket`` (URL-encoded)."""
@@ -210,12 +225,13 @@ class S3Wire:
             aiohttp.ClientError, TimeoutError: the request failed in transit.
         """
         url, signed = await self._prepare(method, key, query, headers or {}, payload_sha256)
-        response = await (self.strict if strict else self.session).request(
+        response = await self.session.request(
             method,
             url,
             headers=signed,
             data=_payload(body) if body else None,
             read_bufsize=read_bufsize,
+            middlewares=_NO_RESEND if strict else None,
         )
         if response.status >= 300:
             try:
@@ -288,10 +304,19 @@ class ListPage:
 
 
 def _parse_time(text: str | None) -> datetime:
-    if not text:
-        return datetime.now(UTC)
-    dt = datetime.fromisoformat(text)
+    # Never an invented time: a listing entry without a usable LastModified is a broken answer.
+    try:
+        dt = datetime.fromisoformat((text or "").strip())
+    except ValueError:
+        raise MalformedAnswer("<LastModified>", text) from None
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _parse_size(text: str | None) -> int:
+    value = (text or "").strip()
+    if not value.isdigit() or not value.isascii():
+        raise MalformedAnswer("<Size>", text)
+    return int(value)
 
 
 def parse_list(body: bytes) -> ListPage:
@@ -301,7 +326,7 @@ def parse_list(body: bytes) -> ListPage:
     some S3-compatible servers accept ``encoding-type=url`` and send raw keys anyway.
     """
     root = ElementTree.fromstring(body)
-    objects: list[tuple[str, int, str | None, str | None]] = []
+    objects: list[tuple[str, str | None, str | None, str | None]] = []
     raw_prefixes: list[str] = []
     truncated = False
     url_encoded = False
@@ -310,7 +335,7 @@ def parse_list(body: bytes) -> ListPage:
         tag = _strip(child.tag)
         if tag == "Contents":
             key = ""
-            size = 0
+            size: str | None = None
             modified: str | None = None
             etag: str | None = None
             for field in child:
@@ -318,7 +343,7 @@ def parse_list(body: bytes) -> ListPage:
                 if name == "Key":
                     key = field.text or ""
                 elif name == "Size":
-                    size = int(field.text or 0)
+                    size = field.text
                 elif name == "LastModified":
                     modified = field.text
                 elif name == "ETag":
@@ -336,7 +361,7 @@ def parse_list(body: bytes) -> ListPage:
             url_encoded = (child.text or "").strip().lower() == "url"
     decode = unquote_plus if url_encoded else str
     return ListPage(
-        [ListedObject(decode(k), size, _parse_time(m), e) for k, size, m, e in objects],
+        [ListedObject(decode(k), _parse_size(size), _parse_time(m), e) for k, size, m, e in objects],
         [decode(p) for p in raw_prefixes],
         token if truncated else None,
     )

@@ -23,7 +23,7 @@ import hashlib
 import os
 import re
 from base64 import b64encode
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,10 +50,19 @@ from ..errors import (
 )
 from ..paths import KeyPrefix, validate_prefix
 from ..preconditions import GetConditions, PutMode, UpdateVersion, http_get_headers, quote_etag
-from ._s3_headers import attribute_headers, attributes_from, b64_md5, meta_from, multipart_etag
+from ._s3_headers import (
+    attribute_headers,
+    attributes_from,
+    b64_md5,
+    content_length,
+    content_range,
+    meta_from,
+    multipart_etag,
+)
 from ._s3_http import (
     IDENTITY,
     FrozenCredentials,
+    MalformedAnswer,
     S3HttpError,
     S3Response,
     S3Wire,
@@ -386,6 +395,8 @@ class S3Store(KeyPrefix, BaseStore):
             raise ObjectStoreError(
                 f"{operation}: S3 sent a malformed answer", path=path, provider="s3", retryable=True
             ) from e
+        except MalformedAnswer as e:
+            raise ObjectStoreError(f"{operation}: S3 sent a malformed answer: {e}", path=path, provider="s3") from e
 
     def _from_status(
         self,
@@ -850,8 +861,25 @@ class S3Store(KeyPrefix, BaseStore):
         mode: PutMode = "create" if create else "overwrite"
         conditions = {"If-None-Match": "*"} if create else {}
         if meta.size == 0:
-            # UploadPartCopy needs a non-empty range: an empty object is a (conditional) put.
-            await self._send(dst, "copy", "PUT", key, mode=mode, headers={**headers, **conditions})
+            # UploadPartCopy needs a non-empty range: an empty object is a (conditional) put,
+            # reconciled like put(mode="create") when its answer is lost.
+            if not create:
+                await self._send(dst, "copy", "PUT", key, headers=headers)
+                return
+            checksum = b64encode(hashlib.sha256(b"").digest()).decode()
+            put_headers = {
+                **headers,
+                **conditions,
+                "x-amz-sdk-checksum-algorithm": "SHA256",
+                "x-amz-checksum-sha256": checksum,
+            }
+            await self._conditional_write(
+                dst,
+                "copy",
+                mode,
+                lambda: self._http.request("PUT", key, headers=dict(put_headers), strict=True),
+                lambda: self._proves_put(dst, checksum, b""),
+            )
             return
         upload_id = await self._create_upload(dst, key, headers, "copy")
         try:
@@ -898,16 +926,15 @@ class S3Store(KeyPrefix, BaseStore):
             headers["Range"] = http_range_header(opts.range)
         return headers
 
-    def _check_response(self, path: str, opts: GetOptions, h: CIMultiDictProxy[str], status: int) -> bool:
-        """Local checks of a read's answer; returns whether a range was ignored (200 to a Range)."""
+    def _check_response(self, path: str, opts: GetOptions, status: int) -> bool:
+        """Local checks of a read's answer; returns whether a range was ignored (200 to a Range).
+
+        A range on an empty object (which S3 answers 200) is refused by ``ByteRange.resolve``.
+        """
         none_match = opts.conditions.if_none_match
         if none_match is not None and none_match.strip() == "*":
             raise NotModifiedError(f"get {path!r}: if_none_match='*' and the object exists", path=path, provider="s3")
-        if opts.range is not None and status != 206:
-            if int(h.get("Content-Length") or 0) == 0:
-                raise InvalidRangeError(f"get {path!r}: range on an empty object", path=path, provider="s3")
-            return True
-        return False
+        return opts.range is not None and status != 206
 
     async def _get(self, path: str, opts: GetOptions) -> GetResult:
         wire = self._http
@@ -924,8 +951,9 @@ class S3Store(KeyPrefix, BaseStore):
                     response.release()
 
         status, h, data = await self._retrying(path, None, attempt)
-        unranged = self._check_response(path, opts, h, status)
-        meta = meta_from(path, h)
+        unranged = self._check_response(path, opts, status)
+        # A whole answer without Content-Length (chunked) is sized by what was read.
+        meta = meta_from(path, h, len(data) if status == 200 else None)
         if unranged and opts.range is not None:
             start, end = opts.range.resolve(len(data), path=path, provider="s3")
             data = data[start:end]
@@ -946,18 +974,30 @@ class S3Store(KeyPrefix, BaseStore):
 
         response = await self._retrying(path, None, attempt)
         try:
-            unranged = self._check_response(path, opts, response.headers, response.status)
-            meta = meta_from(path, response.headers)
+            h = response.headers
+            unranged = self._check_response(path, opts, response.status)
+            length = content_length(path, h)
+            if length is None and response.status == 200:
+                # A chunked answer (some S3-compatible gateways): read to its end, no resume;
+                # its size is asked for, pinned to the ETag being read.
+                meta = await self._chunked_meta(path, opts.version, h)
+                if unranged and opts.range is not None:
+                    start, end = opts.range.resolve(meta.size, path=path, provider="s3")
+                    return meta, _window(_to_eof(path, response, chunk_size), start, end)
+                return meta, _to_eof(path, response, chunk_size)
+            meta = meta_from(path, h)
             if unranged and opts.range is not None:
                 start, end = opts.range.resolve(meta.size, path=path, provider="s3")
                 body_start = 0
-            elif "Content-Length" not in response.headers:
-                # A chunked answer (some S3-compatible gateways): read to its end, no resume.
-                return meta, _to_eof(path, response, chunk_size)
             else:
-                length = int(response.headers["Content-Length"])
-                content_range = response.headers.get("Content-Range", "")
-                start = int(content_range[6:].partition("-")[0]) if content_range.startswith("bytes ") else 0
+                crange = content_range(path, h) if response.status == 206 else None
+                if length is None or (response.status == 206 and crange is None):
+                    raise ObjectStoreError(
+                        f"get_stream {path!r}: S3 answered a range without Content-Length and Content-Range",
+                        path=path,
+                        provider="s3",
+                    )
+                start = crange[0] if crange is not None else 0
                 end = start + length
                 body_start = start
         except BaseException:
@@ -1054,6 +1094,16 @@ class S3Store(KeyPrefix, BaseStore):
             raise TransportError(f"get_stream {path!r}: the server ignored the resume range", path=path, provider="s3")
         return response
 
+    async def _chunked_meta(self, path: str, version: str | None, h: CIMultiDictProxy[str]) -> ObjectMeta:
+        """The metadata of an answer without a length, its size from a HEAD of the same state."""
+        head = await self._head(path, version)
+        etag = h.get("ETag")
+        if etag is not None and head.etag != etag:
+            raise PreconditionError(
+                f"get_stream {path!r}: the object changed while it was opened", path=path, provider="s3"
+            )
+        return head
+
     async def _get_ranges(self, path: str, ranges: list[ByteRange]) -> list[bytes]:
         if len(ranges) == 1:
             return [(await self._get(path, GetOptions(_NO_CONDITIONS, ranges[0]))).data]
@@ -1133,7 +1183,7 @@ class S3Store(KeyPrefix, BaseStore):
         return url
 
 
-async def _to_eof(path: str, response: aiohttp.ClientResponse, chunk_size: int) -> AsyncIterator[bytes]:
+async def _to_eof(path: str, response: aiohttp.ClientResponse, chunk_size: int) -> AsyncGenerator[bytes, None]:
     try:
         while True:
             try:
@@ -1147,6 +1197,21 @@ async def _to_eof(path: str, response: aiohttp.ClientResponse, chunk_size: int) 
             yield block
     finally:
         response.release()
+
+
+async def _window(blocks: AsyncGenerator[bytes, None], start: int, end: int) -> AsyncIterator[bytes]:
+    """Bytes ``[start, end)`` of a whole body (a server that ignored the range)."""
+    position = 0
+    try:
+        async for block in blocks:
+            lo, hi = max(start - position, 0), min(end - position, len(block))
+            position += len(block)
+            if lo < hi:
+                yield block[lo:hi]
+            if position >= end:
+                return
+    finally:
+        await blocks.aclose()
 
 
 def _etag_from_body(body: bytes) -> str | None:
