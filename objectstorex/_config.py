@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from .errors import InvalidConfigError, ObjectStoreError, TransportError
 
-__all__ = ["RetryConfig", "Timeouts", "network_options", "retry_call", "retry_or_transport_error"]
+__all__ = ["RetryConfig", "Timeouts", "after_retries", "network_options", "retry_call", "retry_or_transport_error"]
 
 T = TypeVar("T")
 
@@ -101,7 +101,9 @@ async def retry_call(
     """Run ``attempt`` until it succeeds, a non-retryable error occurs, or the budget runs out.
 
     By default an error is retryable when it is an ``ObjectStoreError`` with ``retryable`` set
-    (backends map transport failures, 5xx and 429 that way). The last error is re-raised as is.
+    (backends map transport failures, 5xx and 429 that way). A ``retry_after`` on the error (the
+    service's ``Retry-After``) is waited at least; when that wait would leave the time budget,
+    retrying stops there. The last error is re-raised as is.
     """
     check = is_retryable or (lambda e: isinstance(e, ObjectStoreError) and e.retryable)
     started = time.monotonic()
@@ -113,10 +115,26 @@ async def retry_call(
             if tries >= config.max_retries or not check(exc):
                 raise
             delay = config.backoff(tries)
+            asked = getattr(exc, "retry_after", None)
+            if isinstance(asked, (int, float)) and asked > delay:
+                delay = float(asked)
             if config.total_timeout is not None and time.monotonic() - started + delay > config.total_timeout:
                 raise
             tries += 1
             await asyncio.sleep(delay)
+
+
+def after_retries(e: ObjectStoreError) -> ObjectStoreError:
+    """What a caller sees once retries are spent: a transient error becomes a TransportError.
+
+    The TransportError keeps the last status and is ``retryable`` (the condition is transient: a
+    later call may succeed), and chains the last error.
+    """
+    if not e.retryable or isinstance(e, TransportError):
+        return e
+    err = TransportError(f"{e} (after retries)", path=e.path, provider=e.provider, status=e.status, retryable=True)
+    err.__cause__ = e
+    return err
 
 
 async def retry_or_transport_error(
@@ -124,11 +142,13 @@ async def retry_or_transport_error(
 ) -> T:
     """Run :func:`retry_call`; a retryable error that outlived the budget becomes a TransportError.
 
-    The TransportError (5xx, 429 and the like after the last retry) is chained and keeps the status.
+    The TransportError (5xx, 429 and the like after the last retry) is chained, keeps the status
+    and is ``retryable``.
     """
     try:
         return await retry_call(attempt, config)
     except ObjectStoreError as e:
-        if e.retryable and not isinstance(e, TransportError):
-            raise TransportError(f"{e} (after retries)", path=path, provider=provider, status=e.status) from e
-        raise
+        final = after_retries(e)
+        if final is e:
+            raise
+        raise final from e

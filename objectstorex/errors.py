@@ -51,6 +51,7 @@ class ObjectStoreError(Exception):
         provider: ``"memory"``, ``"local"``, ``"s3"``, ``"azure"``, ``"gcs"`` or ``None``.
         status: the HTTP status the provider answered, or ``None``.
         retryable: whether retrying the same call may succeed (transient failure).
+        retry_after: seconds the service asked to wait before retrying (``Retry-After``), or ``None``.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class ObjectStoreError(Exception):
         provider: str | None = None,
         status: int | None = None,
         retryable: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -68,6 +70,7 @@ class ObjectStoreError(Exception):
         self.provider = provider
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return self.message
@@ -129,7 +132,23 @@ class InvalidRangeError(ObjectStoreError, ValueError):
 
 
 class TransportError(ObjectStoreError):
-    """A network failure or timeout that persisted after the configured retries."""
+    """A network failure, timeout, or 5xx/429 answer that persisted after the configured retries.
+
+    ``retryable`` is always ``True``: the condition is transient, and a later call may succeed.
+    ``status`` is the last HTTP status (``None`` for a failure in transit).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        provider: str | None = None,
+        status: int | None = None,
+        retryable: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, path=path, provider=provider, status=status, retryable=True, retry_after=retry_after)
 
 
 class BulkDeleteError(ObjectStoreError):

@@ -1,0 +1,101 @@
+"""One resume loop for streaming reads: a dropped connection continues from the last byte received."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from ..._config import RetryConfig
+from ...errors import ObjectStoreError
+from .errors import TRANSPORT_ERRORS
+from .transport import Response
+
+__all__ = ["resuming_body", "to_eof"]
+
+
+class _EndedEarly(ConnectionError):
+    """The body ended before its announced length."""
+
+
+async def resuming_body(
+    response: Response,
+    *,
+    position: int,
+    start: int,
+    end: int,
+    chunk_size: int,
+    reopen: Callable[[int], Awaitable[Response]] | None,
+    retry: RetryConfig,
+    lost: Callable[[BaseException, int], ObjectStoreError],
+) -> AsyncIterator[bytes]:
+    """Yield bytes ``[start, end)`` of an object from an open answer, in chunks of at most ``chunk_size``.
+
+    A reset, a truncated body or a stall past ``Timeouts.read`` drops the connection and
+    continues with ``reopen(p)`` from ``p``, the first byte not yet received, after the retry
+    policy's backoff, at most ``retry.max_retries`` times. ``reopen`` must pin the read to the
+    state the stream opened with (an ETag, a generation) so that two versions are never spliced:
+    it raises PreconditionError when that state is gone.
+
+    Args:
+        response: the open answer.
+        position: offset in the object of the answer's first byte (below ``start`` when the
+            server ignored the range: the bytes before ``start`` are skipped).
+        start: first byte wanted.
+        end: offset after the last byte wanted.
+        chunk_size: the largest chunk yielded.
+        reopen: sends the pinned ranged read from a position; ``None``: no resume.
+        retry: the store's retry policy (count and backoff).
+        lost: the error raised when the connection cannot be resumed (given the cause and position).
+    """
+    resumes = 0
+    try:
+        while position < end:
+            want = min(chunk_size, (start if position < start else end) - position)
+            try:
+                block = await response.content.read(want)
+                if not block:
+                    raise _EndedEarly(f"the body ended at byte {position} of {end}")
+            except TRANSPORT_ERRORS as e:
+                response.close()
+                resumes += 1
+                if reopen is None or resumes > retry.max_retries:
+                    raise lost(e, position) from e
+                await asyncio.sleep(retry.backoff(resumes - 1))
+                position = max(position, start)
+                response = await reopen(position)
+                continue
+            if position < start:  # the server ignored the range: skip to the start
+                position += len(block)
+                if position > start:
+                    block = block[len(block) - (position - start) :]
+                    position = start
+                else:
+                    continue
+            if position + len(block) > end:
+                block = block[: end - position]
+            position += len(block)
+            yield block
+    finally:
+        if position < end:
+            response.close()  # abandoned early: drop the connection rather than drain it
+        else:
+            response.release()
+
+
+async def to_eof(
+    response: Response, chunk_size: int, lost: Callable[[BaseException, int], ObjectStoreError]
+) -> AsyncIterator[bytes]:
+    """Yield a body of unknown length (a chunked answer) to its end; no resume is possible."""
+    position = 0
+    try:
+        while True:
+            try:
+                block = await response.content.read(chunk_size)
+            except TRANSPORT_ERRORS as e:
+                raise lost(e, position) from e
+            if not block:
+                return
+            position += len(block)
+            yield block
+    finally:
+        response.close()

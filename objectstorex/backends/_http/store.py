@@ -1,0 +1,837 @@
+"""HttpStore: every operation of an HTTP object store, written once over a provider dialect.
+
+A provider (S3, Azure, GCS) subclasses :class:`HttpStore` and supplies only what differs -- its
+addressing, signing, error codes, header <-> metadata mapping, write conditions, multipart
+primitives, list page and batch delete (the hooks below, grouped by topic). Everything else is
+here, once: the request choke point (default headers, signing, the status table, transit
+errors), the retry loop (``Retry-After`` included), reads with local checks of conditions and
+ranges, streaming reads that resume from the last byte received, ``get_ranges`` pinned to one
+state, listing with paging and an exclusive offset, ``delete_many`` with a fallback, the bounded
+part uploader, and reconciliation of lost answers to conditional writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import warnings
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from ..._config import after_retries, network_options, retry_call
+from ..._ranges import ByteRange, coalesce, http_range_header, slice_spans
+from ..._store import BaseStore, GetOptions, PutOptions
+from ..._types import Attributes, GetResult, ListResult, ObjectMeta, PutResult
+from ...errors import (
+    AlreadyExistsError,
+    InvalidConfigError,
+    InvalidRangeError,
+    NotFoundError,
+    ObjectStoreError,
+    PreconditionError,
+    TransportError,
+)
+from ...paths import KeyPrefix, validate_prefix
+from ...preconditions import GetConditions, PutMode, UpdateVersion, check_get, http_get_headers, quote_etag
+from .errors import TRANSPORT_ERRORS, ErrorCodes, ServiceError, error_for, retry_after, transport_error
+from .headers import content_length, content_range
+from .resume import resuming_body, to_eof
+from .transport import AiohttpTransport, Request, Response, Transport
+from .upload import PartReader, PartUploader
+
+__all__ = [
+    "MIB",
+    "Answer",
+    "HttpStore",
+    "ListPage",
+    "Upload",
+    "check_default_headers",
+    "gather_or_cancel",
+    "service_code",
+]
+
+T = TypeVar("T")
+
+MIB = 1024 * 1024
+_STREAM_BUFFER = 4 * MIB  # read buffer of streaming reads: small reads cost throughput
+_RESERVED_HEADERS = frozenset(
+    (
+        "authorization",
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "x-amz-date",
+        "x-amz-content-sha256",
+        "x-amz-security-token",
+        "x-ms-date",
+        "x-ms-version",
+    )
+)
+_NO_CONDITIONS = GetConditions()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete answer: status, headers and body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of a listing, in provider keys.
+
+    Attributes:
+        objects: the objects, with ``location`` already mapped to store paths.
+        prefixes: the sub-"directory" keys (with or without the trailing ``/``).
+        token: the continuation token, ``None`` on the last page.
+    """
+
+    objects: builtins.list[ObjectMeta]
+    prefixes: builtins.list[str]
+    token: str | None
+
+
+@dataclass(slots=True)
+class Upload:
+    """A multipart/block/resumable upload in progress (``state`` is the dialect's)."""
+
+    path: str
+    key: str
+    opts: PutOptions
+    state: Any
+    parts: dict[int, Any]
+
+
+async def gather_or_cancel(aws: Iterable[Coroutine[Any, Any, T]]) -> builtins.list[T]:
+    """``asyncio.gather`` that cancels (and awaits) the others as soon as one fails."""
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return builtins.list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def check_default_headers(value: object, provider: str) -> dict[str, str]:
+    """Validate the ``default_headers`` store option.
+
+    Raises:
+        InvalidConfigError: not a mapping of header names to single-line values, or a header
+            the store signs or frames itself (Authorization, Host, Content-Length, ...).
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidConfigError("option 'default_headers' must be a mapping of str to str", provider=provider)
+    out: dict[str, str] = {}
+    for name, v in value.items():
+        if not isinstance(name, str) or not name or not name.isascii() or not isinstance(v, str):
+            raise InvalidConfigError(
+                f"option 'default_headers' must map header names to str values (bad entry {name!r})", provider=provider
+            )
+        if any(c in name for c in " :\r\n\t") or any(c in v for c in "\r\n"):
+            raise InvalidConfigError(f"option 'default_headers': malformed header {name!r}", provider=provider)
+        if name.lower() in _RESERVED_HEADERS:
+            raise InvalidConfigError(
+                f"option 'default_headers' cannot set {name!r}: the store signs or frames it itself", provider=provider
+            )
+        out[name] = v
+    return out
+
+
+class HttpStore(KeyPrefix, BaseStore):
+    """The shared implementation of the HTTP stores (S3, Azure, GCS); providers subclass it.
+
+    Subclasses call :meth:`_init_http` from their constructor and implement the abstract hooks.
+    """
+
+    #: The provider's error codes (data for the shared status table).
+    codes: ClassVar[ErrorCodes] = ErrorCodes()
+    #: The request header carrying a read range (Azure: ``x-ms-range``).
+    range_header: ClassVar[str] = "Range"
+    #: Whether the service understands suffix ranges (``bytes=-n``); if not, the size is read first.
+    suffix_ranges: ClassVar[bool] = True
+    #: Whether the service takes If-(Un)Modified-Since on reads (GCS's JSON API does not).
+    date_conditions: ClassVar[bool] = True
+    #: Headers sent with every request unless a request sets them.
+    session_headers: ClassVar[Mapping[str, str]] = {"Accept-Encoding": "identity"}
+    #: Paths per batch delete request (0: no batch API).
+    batch_size: ClassVar[int] = 0
+    #: Objects per listing page.
+    page_size: ClassVar[int] = 1000
+
+    def _init_http(self, *, prefix: object, retry: object, timeouts: object, default_headers: object = None) -> None:
+        """Validate and keep the options every HTTP store has."""
+        provider = self.provider
+        self._retry, self._timeouts = network_options(retry, timeouts, provider)
+        self._prefix = validate_prefix(prefix, provider=provider)
+        self._default_headers = check_default_headers(default_headers, provider)
+        self._transport: Transport | None = None
+        self._transport_factory: Callable[[], Transport] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def _use_transport(self, factory: Callable[[], Transport]) -> None:
+        """Send through ``factory()`` instead of aiohttp (the seam of the table-driven tests)."""
+        self._transport_factory = factory
+
+    async def _open(self) -> None:
+        factory = self._transport_factory
+        self._transport = (
+            factory() if factory is not None else AiohttpTransport(self._timeouts, session_headers=self.session_headers)
+        )
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self._open_provider()
+        except BaseException:
+            transport, self._transport = self._transport, None
+            await transport.close()
+            raise
+
+    async def _close(self) -> None:
+        try:
+            await self._close_provider()
+        finally:
+            transport, self._transport = self._transport, None
+            if transport is not None:
+                await transport.close()
+
+    def __del__(self) -> None:
+        # A store dropped while open still holds its connections: say so once, naming the
+        # store and the fix, instead of aiohttp's anonymous "Unclosed client session" noise.
+        if getattr(self, "_transport", None) is not None and not getattr(self, "_closed", True):
+            transport = self._transport
+            self._transport = None
+            warnings.warn(
+                f"{self!r} was not closed: use 'async with store:' or 'await store.close()'",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+            session = getattr(transport, "session", None)
+            loop = self._loop
+            if session is not None and loop is not None and not loop.is_closed():
+                # Close it on its own loop, quietly: the warning above already told the user.
+                try:
+                    loop.call_soon_threadsafe(lambda: loop.create_task(session.close()))
+                except RuntimeError:
+                    pass
+
+    async def _open_provider(self) -> None:
+        """Acquire the provider's resources (credentials); the transport is ready."""
+
+    async def _close_provider(self) -> None:
+        """Release the provider's resources (before the transport closes)."""
+
+    # ------------------------------------------------------------------------------ dialect hooks
+
+    @abstractmethod
+    def _url(self, key: str | None, query: Mapping[str, str] | None = None) -> str:
+        """The encoded URL of ``key`` (``None``: the bucket/container) with ``query``."""
+
+    @abstractmethod
+    async def _authorize(self, request: Request) -> None:
+        """Sign ``request`` in place (after default headers were merged into it)."""
+
+    @abstractmethod
+    def _error_code(self, answer: Answer) -> str:
+        """The provider's error code of an error answer (``""`` if none); never the raw body."""
+
+    @abstractmethod
+    def _meta(self, path: str, headers: Mapping[str, str]) -> ObjectMeta:
+        """The object's metadata from the headers of a read or HEAD answer."""
+
+    @abstractmethod
+    def _attributes(self, headers: Mapping[str, str]) -> Attributes:
+        """The object's attributes and user metadata from the headers of a read answer."""
+
+    def _version_query(self, version: str | None) -> dict[str, str] | None:
+        """The query naming ``version`` (S3 ``versionId``, GCS ``generation``)."""
+        return None
+
+    def _read_query(self, version: str | None) -> dict[str, str] | None:
+        """The query of a media read of one version (GCS adds ``alt=media``)."""
+        return self._version_query(version)
+
+    def _pin(self, meta: ObjectMeta) -> tuple[dict[str, str], dict[str, str] | None]:
+        """Headers and query that make a read fail unless the object is still in ``meta``'s state."""
+        headers = {"If-Match": quote_etag(meta.etag)} if meta.etag else {}
+        return headers, self._read_query(meta.version)
+
+    def _decode(self, headers: Mapping[str, str], data: bytes, path: str) -> bytes:
+        """The stored bytes of a whole read's body (GCS undoes a transit-only gzip)."""
+        return data
+
+    async def _head_answer(self, path: str, version: str | None) -> ObjectMeta:
+        """``head``: a HEAD request by default (GCS reads its JSON resource)."""
+        answer = await self._call(
+            "head",
+            path,
+            lambda: Request("HEAD", self._url(self._key(path), self._version_query(version))),
+            version=version is not None,
+        )
+        return self._meta(path, answer.headers)
+
+    # writes
+
+    @abstractmethod
+    async def _put_request(self, path: str, data: bytes | memoryview, opts: PutOptions) -> Request:
+        """The request writing ``data`` whole with ``opts``' attributes and the mode's condition."""
+
+    @abstractmethod
+    def _put_result(self, answer: Answer) -> PutResult:
+        """The result of a successful write answer."""
+
+    async def _landed(self, path: str, data: bytes | memoryview, request: Request) -> PutResult | None:
+        """Whether the object now at ``path`` is what ``request`` wrote (a lost answer's proof)."""
+        return None
+
+    def _part_size(self, requested: int | None) -> int:
+        """The part size of a streaming upload (providers clamp to their limits)."""
+        return requested or 8 * MIB
+
+    def _concurrency(self, requested: int | None) -> int:
+        """Parts in flight at once."""
+        return max(1, requested or 4)
+
+    @abstractmethod
+    async def _begin_upload(self, path: str, key: str, opts: PutOptions) -> Any:
+        """Start a multipart/block/resumable upload; the state goes to the other upload hooks."""
+
+    @abstractmethod
+    async def _upload_part(self, upload: Upload, number: int, offset: int, data: memoryview, last: bool) -> Any:
+        """Upload part ``number`` (1-based) at ``offset``; return what completion needs of it."""
+
+    @abstractmethod
+    async def _complete_upload(self, upload: Upload) -> PutResult:
+        """Commit the parts with the put mode's condition (lost answers are reconciled by the dialect)."""
+
+    async def _abort_upload(self, upload: Upload) -> None:
+        """Discard an upload that failed or was cancelled (best effort)."""
+
+    # listing and bulk
+
+    @abstractmethod
+    async def _list_page(self, key_prefix: str, *, delimiter: bool, start: str | None, token: str | None) -> ListPage:
+        """One listing page under ``key_prefix``; ``start``: list keys after this one (may be inclusive)."""
+
+    async def _delete_batch(self, paths: builtins.list[str]) -> builtins.list[tuple[int | None, str]] | None:
+        """Delete through the batch API; ``(status, code)`` per path, or ``None`` if there is none."""
+        return None
+
+    # ------------------------------------------------------------------------------ requests
+
+    async def _send(
+        self,
+        operation: str,
+        path: str | None,
+        request: Request,
+        *,
+        mode: PutMode | None = None,
+        version: bool = False,
+        ok: tuple[int, ...] = (),
+    ) -> Response:
+        """Send one request and return the open response (2xx or ``ok``): the one choke point.
+
+        Default headers go under the request's own, the dialect signs, an error answer becomes
+        the objectstorex error of the status table, a failure in transit a TransportError.
+        """
+        transport = self._transport
+        if transport is None:
+            raise ObjectStoreError(f"the {self.provider} store is closed", provider=self.provider)
+        if self._default_headers:
+            request.headers = {**self._default_headers, **request.headers}
+        try:
+            await self._authorize(request)
+            response = await transport.send(request)
+        except ObjectStoreError:
+            raise
+        except TRANSPORT_ERRORS as e:
+            raise transport_error(e, provider=self.provider, operation=operation, path=path) from e
+        status = response.status
+        if status < 300 or status in ok:
+            return response
+        try:
+            body = b"" if request.method == "HEAD" else await response.read()
+        except TRANSPORT_ERRORS:
+            body = b""
+        finally:
+            response.release()
+        answer = Answer(status, response.headers, body)
+        error = self._error(operation, path, status, self._error_code(answer), mode=mode, version=version)
+        error.retry_after = retry_after(response.headers.get("Retry-After"))
+        raise error
+
+    def _error(
+        self,
+        operation: str,
+        path: str | None,
+        status: int | None,
+        code: str,
+        *,
+        mode: PutMode | None = None,
+        version: bool = False,
+    ) -> ObjectStoreError:
+        """The objectstorex error for an answer (the shared status table), chaining the service's."""
+        error = error_for(
+            status,
+            code,
+            codes=self.codes,
+            provider=self.provider,
+            operation=operation,
+            path=path,
+            mode=mode,
+            version=version,
+        )
+        error.__cause__ = ServiceError(status, code)
+        return error
+
+    async def _retrying(
+        self, operation: str, path: str | None, attempt: Callable[[], Awaitable[T]], mode: PutMode | None = None
+    ) -> T:
+        """Run ``attempt`` under the retry policy; what outlives it is reported as the contract says."""
+        try:
+            return await retry_call(attempt, self._retry)
+        except ObjectStoreError as e:
+            final = self._after_retries(e, mode)
+            if final is e:
+                raise
+            raise final from e
+
+    def _after_retries(self, e: ObjectStoreError, mode: PutMode | None) -> ObjectStoreError:
+        if e.retryable and service_code(e) in self.codes.conflict:
+            # Another conditional write kept winning: ours lost, as the mode says.
+            if mode == "create":
+                return AlreadyExistsError(str(e), path=e.path, provider=self.provider, status=e.status)
+            if isinstance(mode, UpdateVersion):
+                return PreconditionError(str(e), path=e.path, provider=self.provider, status=e.status)
+        return after_retries(e)
+
+    async def _once(
+        self,
+        operation: str,
+        path: str | None,
+        request: Request,
+        *,
+        mode: PutMode | None = None,
+        version: bool = False,
+        ok: tuple[int, ...] = (),
+    ) -> Answer:
+        """One attempt, read whole (no retry: for hooks that the core already retries, like ``_list_page``)."""
+        response = await self._send(operation, path, request, mode=mode, version=version, ok=ok)
+        try:
+            body = await response.read()
+        except TRANSPORT_ERRORS as e:
+            response.close()
+            raise transport_error(e, provider=self.provider, operation=operation, path=path) from e
+        response.release()
+        return Answer(response.status, response.headers, body)
+
+    async def _call(
+        self,
+        operation: str,
+        path: str | None,
+        make: Callable[[], Request],
+        *,
+        mode: PutMode | None = None,
+        version: bool = False,
+        ok: tuple[int, ...] = (),
+    ) -> Answer:
+        """One request with retries, read whole (``make`` builds a fresh request per attempt)."""
+
+        async def attempt() -> Answer:
+            return await self._once(operation, path, make(), mode=mode, version=version, ok=ok)
+
+        return await self._retrying(operation, path, attempt, mode)
+
+    async def _reconciled(
+        self,
+        operation: str,
+        path: str,
+        mode: PutMode,
+        make: Callable[[], Request],
+        proves: Callable[[], Awaitable[PutResult | None]],
+        *,
+        gone: frozenset[str] = frozenset(),
+    ) -> Answer | PutResult:
+        """A conditional write whose lost answer is told apart from a real conflict.
+
+        The request is never resent by the HTTP library. If an attempt may have landed (a
+        failure in transit, a 5xx) and a retry then fails its condition (or finds the upload
+        already completed: ``gone`` codes), ``proves()`` checks whether what is stored is what
+        we sent; if so the write was ours and succeeded.
+        """
+        maybe_landed = False
+
+        async def attempt() -> Answer:
+            nonlocal maybe_landed
+            request = make()
+            request.resend = False
+            try:
+                return await self._once(operation, path, request, mode=mode)
+            except ObjectStoreError as e:
+                if e.retryable and (e.status is None or e.status >= 500):
+                    maybe_landed = True
+                raise
+
+        try:
+            return await self._retrying(operation, path, attempt, mode)
+        except ObjectStoreError as e:
+            code = service_code(e)
+            if maybe_landed and (isinstance(e, (AlreadyExistsError, PreconditionError)) or code in gone):
+                proven = await proves()
+                if proven is not None:
+                    return proven
+                if code in gone:
+                    cls = AlreadyExistsError if mode == "create" else PreconditionError
+                    raise cls(
+                        f"{operation} {path!r}: the upload was completed by another attempt, not with our data",
+                        path=path,
+                        provider=self.provider,
+                        status=e.status,
+                    ) from e
+            raise
+
+    # ------------------------------------------------------------------------------ reads
+
+    def _read_request(self, key: str, opts: GetOptions, extra: Mapping[str, str] | None = None) -> Request:
+        headers: dict[str, str] = (
+            http_get_headers(opts.conditions, dates=self.date_conditions) if opts.conditions else {}
+        )
+        if opts.range is not None:
+            headers[self.range_header] = http_range_header(opts.range)
+        if extra:
+            headers.update(extra)
+        return Request("GET", self._url(key, self._read_query(opts.version)), headers)
+
+    def _check_read(self, path: str, opts: GetOptions, meta: ObjectMeta, operation: str) -> None:
+        """The checks every provider makes on a read's answer, before its body is read.
+
+        The conditions are evaluated again on the answer's own ETag and Last-Modified (they
+        describe exactly the bytes that follow): that is how ``*`` and the date conditions of
+        APIs without them are honoured, and a server that ignores conditions cannot hand out
+        the wrong answer.
+        """
+        if opts.conditions:
+            check_get(opts.conditions, meta, provider=self.provider)
+        r = opts.range
+        if r is not None and (meta.size == 0 or (r.suffix is None and r.start >= meta.size)):
+            raise InvalidRangeError(
+                f"{operation} {path!r}: range {r} is not satisfiable on {meta.size} bytes",
+                path=path,
+                provider=self.provider,
+            )
+
+    async def _planned(self, path: str, opts: GetOptions, operation: str) -> tuple[GetOptions, dict[str, str]]:
+        """For a suffix range on a service without them: the concrete range, pinned to the size's state."""
+        r = opts.range
+        if r is None or r.suffix is None or self.suffix_ranges:
+            return opts, {}
+        meta = await self._head(path, opts.version)
+        if opts.conditions:
+            check_get(opts.conditions, meta, provider=self.provider)
+        start, end = r.resolve(meta.size, path=path, provider=self.provider)
+        pin, _ = self._pin(meta)
+        return GetOptions(opts.conditions, ByteRange(start, end), opts.version), pin
+
+    async def _open_read(
+        self, path: str, opts: GetOptions, operation: str, read_bufsize: int | None = None
+    ) -> tuple[Response, ObjectMeta, GetOptions]:
+        """Send the read (retried) and check its answer; the open response, its metadata and the plan."""
+        key = self._key(path)
+        for _ in range(3):
+            planned, pin = await self._planned(path, opts, operation)
+
+            async def attempt(planned: GetOptions = planned, pin: dict[str, str] = pin) -> tuple[Response, ObjectMeta]:
+                request = self._read_request(key, planned, pin)
+                request.read_bufsize = read_bufsize
+                response = await self._send(operation, path, request, version=opts.version is not None)
+                try:
+                    meta = self._meta(path, response.headers)
+                    self._check_read(path, planned, meta, operation)
+                except BaseException:
+                    response.close()  # drop the connection rather than download a body nobody reads
+                    raise
+                return response, meta
+
+            try:
+                response, meta = await self._retrying(operation, path, attempt)
+            except PreconditionError:
+                if not pin or opts.conditions.if_match is not None:
+                    raise
+                continue  # the object changed between the size lookup and the read: plan again
+            return response, meta, planned
+        raise PreconditionError(f"{operation} {path!r}: the object keeps changing", path=path, provider=self.provider)
+
+    def _span(self, response: Response, path: str) -> tuple[int, int, int | None] | None:
+        """The ``[start, end)`` a 206 answer holds (and the total), ``None`` for a whole-object answer."""
+        if response.status != 206:
+            return None
+        return content_range(response.headers, provider=self.provider, path=path)
+
+    async def _get(self, path: str, opts: GetOptions) -> GetResult:
+        key = self._key(path)
+
+        async def attempt() -> tuple[Response, ObjectMeta, bytes, GetOptions]:
+            # The body is read inside the attempt: a reset, truncation or stall mid-body is retried.
+            planned, pin = await self._planned(path, opts, "get")
+            request = self._read_request(key, planned, pin)
+            response = await self._send("get", path, request, version=opts.version is not None)
+            try:
+                meta = self._meta(path, response.headers)
+                self._check_read(path, planned, meta, "get")
+                data = await response.read()
+            except TRANSPORT_ERRORS as e:
+                response.close()
+                raise transport_error(e, provider=self.provider, operation="get", path=path) from e
+            except BaseException:
+                response.close()
+                raise
+            response.release()
+            return response, meta, data, planned
+
+        response, meta, data, planned = await self._retrying("get", path, attempt)
+        data = self._decode(response.headers, data, path)
+        if planned.range is not None and self._span(response, path) is None:
+            # A server that ignored the range: apply it here.
+            start, end = planned.range.resolve(len(data), path=path, provider=self.provider)
+            data = data[start:end]
+        return GetResult(data, meta, self._attributes(response.headers))
+
+    async def _open_stream(
+        self, path: str, opts: GetOptions, chunk_size: int
+    ) -> tuple[ObjectMeta, AsyncIterator[bytes]]:
+        bufsize = max(MIB, min(chunk_size, _STREAM_BUFFER))  # bounded: aiohttp buffers <= 2x this
+        response, meta, planned = await self._open_read(path, opts, "get_stream", bufsize)
+        try:
+            span = self._span(response, path)
+            if span is not None:
+                start, end, _ = span
+                position = start
+            elif planned.range is not None:
+                start, end = planned.range.resolve(meta.size, path=path, provider=self.provider)
+                position = 0  # the server ignored the range: skip to the start
+            elif content_length(response.headers, provider=self.provider, path=path) is None:
+                # A chunked answer (some gateways): read to its end, no resume.
+                return meta, to_eof(response, chunk_size, self._lost_stream(path))
+            else:
+                start, end, position = 0, meta.size, 0
+        except BaseException:
+            response.close()
+            raise
+        pin_headers, pin_query = self._pin(meta)
+        pinned = bool(pin_headers) or meta.version is not None
+        key = self._key(path)
+
+        async def reopen(at: int) -> Response:
+            headers = {**pin_headers, self.range_header: f"bytes={at}-{end - 1}"}
+            request_url = self._url(key, pin_query if pin_query is not None else self._read_query(opts.version))
+
+            async def attempt() -> Response:
+                response = await self._send(
+                    "get_stream", path, Request("GET", request_url, dict(headers), read_bufsize=bufsize)
+                )
+                span = self._span(response, path)
+                if span is None or span[0] != at:
+                    response.close()
+                    raise TransportError(
+                        f"get_stream {path!r}: the server ignored the resume range", path=path, provider=self.provider
+                    )
+                return response
+
+            try:
+                return await self._retrying("get_stream", path, attempt)
+            except (PreconditionError, NotFoundError) as e:
+                # The pin failed: resuming would mix two states of the object.
+                raise PreconditionError(
+                    f"get_stream {path!r}: the connection dropped and the object changed since; cannot resume",
+                    path=path,
+                    provider=self.provider,
+                    status=e.status,
+                ) from e
+
+        body = resuming_body(
+            response,
+            position=position,
+            start=start,
+            end=end,
+            chunk_size=chunk_size,
+            reopen=reopen if pinned else None,
+            retry=self._retry,
+            lost=self._lost_stream(path),
+        )
+        return meta, body
+
+    def _lost_stream(self, path: str) -> Callable[[BaseException, int], ObjectStoreError]:
+        def lost(exc: BaseException, position: int) -> ObjectStoreError:
+            return TransportError(
+                f"get_stream {path!r}: connection lost at byte {position} ({type(exc).__name__})",
+                path=path,
+                provider=self.provider,
+            )
+
+        return lost
+
+    async def _get_ranges(self, path: str, ranges: builtins.list[ByteRange]) -> builtins.list[bytes]:
+        """One size lookup, then the coalesced spans fetched concurrently, all pinned to its state."""
+        if len(ranges) == 1 and (ranges[0].suffix is None or self.suffix_ranges):
+            return [(await self._get(path, GetOptions(_NO_CONDITIONS, ranges[0]))).data]
+        meta = await self._head(path, None)
+        resolved = [r.resolve(meta.size, path=path, provider=self.provider) for r in ranges]
+        spans = coalesce(resolved)
+        pin_headers, pin_query = self._pin(meta)
+        url = self._url(self._key(path), pin_query)
+
+        async def fetch(span: tuple[int, int]) -> bytes:
+            headers = {**pin_headers, self.range_header: f"bytes={span[0]}-{span[1] - 1}"}
+            try:
+                answer = await self._call("get_ranges", path, lambda: Request("GET", url, dict(headers)))
+            except NotFoundError as e:
+                raise PreconditionError(
+                    f"get_ranges {path!r}: the object changed while it was read", path=path, provider=self.provider
+                ) from e
+            if answer.status != 206:
+                return answer.body[span[0] : span[1]]  # a server that ignored the range
+            return answer.body
+
+        blobs = await gather_or_cancel(fetch(s) for s in spans)
+        return slice_spans(resolved, spans, blobs)
+
+    async def _head(self, path: str, version: str | None) -> ObjectMeta:
+        return await self._head_answer(path, version)
+
+    # ------------------------------------------------------------------------------ writes
+
+    async def _put(self, path: str, data: bytes | memoryview, opts: PutOptions) -> PutResult:
+        request = await self._put_request(path, data, opts)
+        if opts.mode == "overwrite":
+            answer = await self._call("put", path, lambda: _copy_request(request))
+            return self._put_result(answer)
+        result = await self._reconciled(
+            "put", path, opts.mode, lambda: _copy_request(request), lambda: self._landed(path, data, request)
+        )
+        return result if isinstance(result, PutResult) else self._put_result(result)
+
+    async def _put_stream(
+        self,
+        path: str,
+        chunks: AsyncIterator[bytes],
+        opts: PutOptions,
+        part_size: int | None,
+        max_concurrency: int | None,
+    ) -> PutResult:
+        size = self._part_size(part_size)
+        reader = PartReader(chunks, size)
+        whole = await reader.whole()
+        if whole is not None:
+            # Everything fits one request: a single put is atomic and cheaper.
+            return await self._put(path, whole, opts)
+        key = self._key(path)
+        upload = Upload(path, key, opts, await self._begin_upload(path, key, opts), {})
+        uploader = PartUploader(self._concurrency(max_concurrency))
+        try:
+            number = 0
+            while True:
+                offset = reader.offset
+                part = await reader.next_part()
+                if part is None:
+                    break
+                number += 1
+                last = await reader.at_end()
+
+                async def send(
+                    number: int = number, offset: int = offset, part: memoryview = part, last: bool = last
+                ) -> None:
+                    upload.parts[number] = await self._upload_part(upload, number, offset, part, last)
+
+                await uploader.submit(send)
+                del part
+            await uploader.wait()
+            return await self._complete_upload(upload)
+        except BaseException:
+            await uploader.cancel()
+            # Shielded: a cancelled upload must still be aborted, so no part is left behind.
+            await asyncio.shield(self._abort_upload(upload))
+            raise
+
+    # ------------------------------------------------------------------------------ listing
+
+    async def _pages(self, prefix: str, *, delimiter: bool, start: str | None) -> AsyncIterator[ListPage]:
+        key_prefix = self._list_prefix(prefix)
+        token: str | None = None
+        while True:
+
+            async def attempt(token: str | None = token) -> ListPage:
+                return await self._list_page(key_prefix, delimiter=delimiter, start=start, token=token)
+
+            page = await self._retrying("list", prefix or None, attempt)
+            yield page
+            if not page.token:
+                return
+            token = page.token
+
+    async def _list(self, prefix: str, offset: str | None) -> AsyncIterator[ObjectMeta]:
+        start = self._key(offset) if offset is not None else None
+        async for page in self._pages(prefix, delimiter=False, start=start):
+            for meta in page.objects:
+                if offset is None or meta.location > offset:  # services start inclusively
+                    yield meta
+
+    async def _list_with_delimiter(self, prefix: str) -> ListResult:
+        objects: builtins.list[ObjectMeta] = []
+        prefixes: dict[str, None] = {}
+        async for page in self._pages(prefix, delimiter=True, start=None):
+            objects.extend(page.objects)
+            # A prefix may come back on several pages (GCS): report it once.
+            prefixes.update((self._location(p).rstrip("/"), None) for p in page.prefixes)
+        return ListResult(objects, sorted(prefixes))
+
+    # ------------------------------------------------------------------------------ deletes
+
+    async def _delete_many(self, paths: builtins.list[str]) -> dict[str, ObjectStoreError]:
+        errors: dict[str, ObjectStoreError] = {}
+        size = self.batch_size
+        if not size:
+            return await super()._delete_many(paths)
+        for i in range(0, len(paths), size):
+            batch = paths[i : i + size]
+            try:
+                statuses = await self._delete_batch(batch)
+            except ObjectStoreError:
+                statuses = None  # the batch as a whole failed: every path is still tried alone
+            if statuses is None:
+                errors.update(await super()._delete_many(batch))
+                continue
+            for p, (status, code) in zip(batch, statuses, strict=True):
+                if (status is not None and status < 300) or status == 404 or code in self.codes.not_found:
+                    continue  # missing objects are not errors
+                errors[p] = self._error("delete", p, status, code)
+        return errors
+
+    async def _delete_idempotent(self, path: str, make: Callable[[], Request]) -> None:
+        """An unconditional delete: a missing object is not an error."""
+        try:
+            await self._call("delete", path, make)
+        except NotFoundError:
+            pass
+
+
+def service_code(error: BaseException) -> str:
+    """The service's error code behind an objectstorex error (``""`` if none)."""
+    cause = error.__cause__
+    return cause.code if isinstance(cause, ServiceError) else ""
+
+
+def _copy_request(request: Request) -> Request:
+    """A fresh copy of a request for another attempt (signing mutates headers)."""
+    return Request(
+        request.method, request.url, dict(request.headers), request.body, request.resend, request.read_bufsize
+    )
