@@ -1,4 +1,5 @@
-"""Azure-specific behaviour on Azurite 3.37: credentials, SAS URLs, blocks, batches, secrets."""
+"""Azure-specific behaviour on Azurite 3.37: credentials, SAS URLs, blocks, batches, listings,
+timeouts and secrets."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 
 import objectstorex as osx
 from objectstorex.backends._azure_auth import AZURITE_ACCOUNT, AZURITE_KEY
-from tests.emulators._servers import CuttingProxy
+from objectstorex.backends.azure import AzureStore
+from tests.emulators._servers import CuttingProxy, free_port
 from tests.emulators.azure import create_container, make_store, sdk_client
 
 WRONG_KEY = base64.b64encode(b"not the azurite key, but a valid base64 one" * 2).decode()
@@ -315,8 +317,6 @@ async def test_missing_container(azurite_endpoint: str) -> None:
 
 
 async def test_unreachable_endpoint_is_a_transport_error() -> None:
-    from tests.emulators._servers import free_port
-
     store = make_store(
         f"http://127.0.0.1:{free_port()}/{AZURITE_ACCOUNT}",
         "c",
@@ -327,6 +327,211 @@ async def test_unreachable_endpoint_is_a_transport_error() -> None:
         with pytest.raises(osx.TransportError) as info:
             await store.get("x")
         assert info.value.retryable
+
+
+# ------------------------------------------------------------------------------ listings
+
+ODD_NAMES = ["sp ace", "pct%41", "pct%", "plus+sign", "ünï/cödé 😀", "q?x#y", "amp&=;", "d/a", "d/b", "e/f/g"]
+
+
+async def test_listing_pages_with_odd_names(store: osx.BaseStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(AzureStore, "_page_size", 2)  # every listing spans several NextMarker pages
+    await asyncio.gather(*(store.put(f"odd/{n}", n.encode()) for n in ODD_NAMES))
+    expected = sorted(ODD_NAMES)
+    assert [m.location async for m in store.list("odd")] == [f"odd/{n}" for n in expected]
+    listed = [m async for m in store.list("odd")]
+    for meta in listed:
+        assert meta.size == len(meta.location[4:].encode())
+        assert meta.etag == (await store.head(meta.location)).etag
+        assert meta.last_modified.tzinfo is not None
+    # offset is exclusive, also across pages
+    after = [m.location async for m in store.list("odd", offset="odd/pct%")]
+    assert after == [f"odd/{n}" for n in expected if n > "pct%"]
+    root = await store.list_with_delimiter("odd")
+    assert [m.location for m in root.objects] == [f"odd/{n}" for n in expected if "/" not in n]
+    assert root.common_prefixes == ["odd/d", "odd/e", "odd/ünï"]
+    for name in ("d", "ünï"):
+        below = await store.list_with_delimiter(f"odd/{name}")
+        assert [m.location for m in below.objects] == [f"odd/{n}" for n in expected if n.startswith(f"{name}/")]
+    for meta in listed:
+        assert await store.get(meta.location) == meta.location[4:].encode()
+
+
+async def test_listing_with_offset_under_a_sas(azurite_endpoint: str, container: str, store: osx.BaseStore) -> None:
+    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+
+    sas = generate_account_sas(
+        AZURITE_ACCOUNT,
+        AZURITE_KEY,
+        ResourceTypes(object=True, container=True),
+        AccountSasPermissions(read=True, write=True, delete=True, list=True),
+        datetime.now(UTC) + timedelta(hours=1),
+    )
+    await asyncio.gather(*(store.put(f"s/{i}", b"x") for i in range(5)))
+    async with make_store(azurite_endpoint, container, access_key=None, sas_token=sas) as via_sas:
+        assert [m.location async for m in via_sas.list("s", offset="s/1")] == ["s/2", "s/3", "s/4"]
+        assert (await via_sas.list_with_delimiter()).common_prefixes == ["s"]
+
+
+def test_encoded_names_in_a_listing_are_decoded() -> None:
+    from objectstorex.backends.azure import _parse_list_page
+
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs>'
+        b'<Blob><Name Encoded="true">a%EF%BF%BEb%25</Name><Properties>'
+        b"<Last-Modified>Mon, 30 Nov 2026 10:00:00 GMT</Last-Modified><Etag>0x8D1</Etag>"
+        b"<Content-Length>3</Content-Length></Properties></Blob>"
+        b"<Blob><Name>plain%41</Name><Properties><Last-Modified>Mon, 30 Nov 2026 10:00:01 GMT</Last-Modified>"
+        b"<Content-Length>0</Content-Length></Properties></Blob>"
+        b'<BlobPrefix><Name Encoded="true">p%EF%BF%BF/</Name></BlobPrefix>'
+        b"</Blobs><NextMarker>m2</NextMarker></EnumerationResults>"
+    )
+    blobs, prefixes, marker = _parse_list_page(body)
+    assert [(b[0], b[1], b[3]) for b in blobs] == [("a\ufffeb%", 3, '"0x8D1"'), ("plain%41", 0, None)]
+    assert blobs[0][2] == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    assert prefixes == ["p\uffff/"]
+    assert marker == "m2"
+    no_date = body.replace(b"<Last-Modified>Mon, 30 Nov 2026 10:00:01 GMT</Last-Modified>", b"")
+    with pytest.raises(osx.ObjectStoreError, match="Last-Modified"):
+        _parse_list_page(no_date)
+
+
+# ------------------------------------------------------------------------------ timeouts
+
+
+class _StalledServer:
+    """A TCP server on 127.0.0.1 that reads requests and never finishes an answer (optionally
+    sending the status line and headers first)."""
+
+    def __init__(self, *, send_headers: bool) -> None:
+        self.send_headers = send_headers
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        await reader.readuntil(b"\r\n\r\n")
+        if self.send_headers:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 1000\r\n\r\n<?xml")
+            await writer.drain()
+        await asyncio.Event().wait()  # stall until the client gives up
+
+    async def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+class _Token:
+    token = "not-a-real-token"
+    expires_on = 4_000_000_000
+
+
+class _StaticCredential:
+    """A token credential in azure-identity's shape (``get_token``), for a server that checks none."""
+
+    async def get_token(self, *scopes: str) -> _Token:
+        return _Token()
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("send_headers", [False, True], ids=["no-answer", "stall-in-body"])
+async def test_a_stalled_server_is_bounded_by_timeouts_read(send_headers: bool) -> None:
+    server = _StalledServer(send_headers=send_headers)
+    endpoint = await server.start()
+    options: dict[str, Any] = {
+        "retry": osx.RetryConfig(max_retries=1, initial_backoff=0.01, max_backoff=0.01),
+        "timeouts": osx.Timeouts(connect=2, read=0.5),
+    }
+    loop = asyncio.get_running_loop()
+    try:
+        async with make_store(endpoint, "c", **options) as store:
+            for call in (store.list_with_delimiter("a"), _drain(store.list("a", offset="a/b"))):
+                began = loop.time()
+                with pytest.raises(osx.TransportError) as info:
+                    await call
+                assert loop.time() - began < 5
+                assert info.value.retryable
+            # The batch delete times out, then each path is tried alone: those stall too, or (when
+            # the server sends headers first) are answered by their 200 status line.
+            began = loop.time()
+            if send_headers:
+                await store.delete_many(["a", "b"])
+            else:
+                with pytest.raises(osx.BulkDeleteError) as bulk:
+                    await store.delete_many(["a", "b"])
+                assert all(isinstance(e, osx.TransportError) for e in bulk.value.errors.values())
+            assert loop.time() - began < 8
+        # The user-delegation key of a credential store's sign() is a request like the others.
+        async with make_store(endpoint, "c", access_key=None, credential=_StaticCredential(), **options) as store:
+            began = loop.time()
+            with pytest.raises(osx.TransportError):
+                await store.sign("GET", "a", 60)
+            assert loop.time() - began < 5
+    finally:
+        await server.close()
+    assert server.connections >= 4
+
+
+async def _drain(items: AsyncIterator[osx.ObjectMeta]) -> None:
+    async for _ in items:
+        pass
+
+
+async def test_user_delegation_sas_from_the_service_key() -> None:
+    from aiohttp import web
+
+    requests: list[tuple[str, str, str, bytes]] = []
+    answer = (
+        '<?xml version="1.0" encoding="utf-8"?><UserDelegationKey><SignedOid>oid-1</SignedOid>'
+        "<SignedTid>tid-1</SignedTid><SignedStart>2026-11-30T00:00:00Z</SignedStart>"
+        "<SignedExpiry>2026-12-07T00:00:00Z</SignedExpiry><SignedService>b</SignedService>"
+        "<SignedVersion>2025-01-05</SignedVersion><Value>"
+        + base64.b64encode(b"k" * 32).decode()
+        + "</Value></UserDelegationKey>"
+    )
+
+    async def handle(request: web.Request) -> web.Response:
+        requests.append(
+            (request.method, request.path_qs, request.headers.get("Authorization", ""), await request.read())
+        )
+        return web.Response(body=answer.encode(), content_type="application/xml")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+        async with make_store(endpoint, "box", access_key=None, credential=_StaticCredential()) as store:
+            url = await store.sign("GET", "dir/a b.txt", timedelta(hours=1))
+            again = await store.sign("GET", "other", 600)
+    finally:
+        await runner.cleanup()
+    assert len(requests) == 1  # the key is cached
+    method, target, authorization, body = requests[0]
+    assert (method, target) == ("POST", f"/{AZURITE_ACCOUNT}/?restype=service&comp=userdelegationkey")
+    assert authorization == "Bearer not-a-real-token"
+    assert b"<Start>" in body
+    assert b"<Expiry>" in body
+    assert url.startswith(f"{endpoint}/box/dir/a%20b.txt?")
+    for signed in (url, again):
+        assert "skoid=oid-1" in signed
+        assert "sktid=tid-1" in signed
+        assert "sig=" in signed
 
 
 # ------------------------------------------------------------------------------ dropped connections

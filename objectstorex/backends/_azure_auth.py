@@ -50,6 +50,18 @@ _SIGNED_HEADERS = (
 )
 
 
+# The service sorts x-ms-* names for Shared Key with a culture collation, not by code point:
+# '-' is ignored and '_' sorts before digits, digits before letters. Weights for the characters
+# header names here can hold (x-ms-meta-* names are validated as identifiers before I/O).
+_WEIGHTS = {"_": 1, **{c: 2 + i for i, c in enumerate("0123456789abcdefghijklmnopqrstuvwxyz")}}
+
+
+def _collation_key(item: tuple[str, str]) -> tuple[tuple[int, ...], str]:
+    name = item[0]
+    # Any other character keeps its code point above the table; the raw name breaks ties.
+    return tuple(_WEIGHTS.get(c, 100 + ord(c)) for c in name if c != "-"), name
+
+
 @dataclass(frozen=True)
 class AzureSettings:
     """Resolved connection settings (``repr`` shows no secret)."""
@@ -224,13 +236,7 @@ class AzureAuth:
                 lines.append(str(length) if length else "")
             else:
                 lines.append(get(name, ""))
-        ms = sorted((k, v) for k, v in headers.items() if k.startswith("x-ms-"))
-        if any(k.startswith("x-ms-meta-") for k, _ in ms):
-            # The service sorts header names with its own collation; the SDK's emulation of it
-            # matters only when user metadata names (with '_' and mixed case) are present.
-            from azure.storage.blob._shared.authentication import _storage_header_sort
-
-            ms = _storage_header_sort(ms)
+        ms = sorted(((k.lower(), v) for k, v in headers.items() if k[:5].lower() == "x-ms-"), key=_collation_key)
         canonical = "\n".join(lines) + "\n" + "".join(f"{k}:{v}\n" for k, v in ms)
         canonical += f"/{self._account}{resource_path}"
         if query:

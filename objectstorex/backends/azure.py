@@ -1,19 +1,15 @@
-"""AzureStore: Azure Blob Storage (and Azurite) on aiohttp, with azure-storage-blob's aio client.
+"""AzureStore: Azure Blob Storage (and Azurite) as plain REST requests on aiohttp.
 
-Two layers share one aiohttp session (one connection pool):
+Every request -- put, get, head, delete, get_stream, staged blocks, copy, tags, List Blobs,
+Blob Batch deletes and the user-delegation key -- is sent by :meth:`AzureStore._open_request`,
+authorized by :mod:`._azure_auth` (Shared Key, SAS or bearer token), so the store's
+``Timeouts``, ``RetryConfig`` and error mapping apply to all of them. (azure-storage-blob's
+pipeline also costs 1.1-1.7 ms of client CPU per call against 0.2-0.3 ms for a plain signed
+request, measured in ``bench/bench_azure.py``.) azure-storage-blob is used only to compute SAS
+query strings for ``sign``: a pure function, no I/O.
 
-* The data path -- put, get, head, delete, get_stream, staged blocks, copy, tags -- sends its
-  own REST requests, authorized by :mod:`._azure_auth` (Shared Key, SAS or bearer token). The
-  SDK's pipeline costs about 1.1-1.7 ms of client CPU per call against 0.2-0.3 ms for a plain
-  signed request (measured in ``bench/bench_azure.py``), and the target is obstore's cost.
-* azure-storage-blob's aio ``ContainerClient`` (over the same session) lists blobs (XML paging,
-  encoded names), runs blob batches for ``delete_many``, and makes SAS URLs and user-delegation
-  keys for ``sign``.
-
-Retries are ours (:func:`objectstorex._config.retry_call` with the store's ``RetryConfig``) for
-both layers; the SDK's own retry policy is switched off (``retry_total=0``). Every failure is
-translated in :meth:`AzureStore._map_errors` / :meth:`AzureStore._error`, the one place that
-knows Azure's statuses and error codes.
+Every failure is translated in :meth:`AzureStore._map_errors` / :meth:`AzureStore._error`, the
+one place that knows Azure's statuses and error codes.
 """
 
 from __future__ import annotations
@@ -26,8 +22,10 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
 import aiohttp
@@ -55,12 +53,14 @@ from ..errors import (
 from ..paths import KeyPrefix, validate_prefix
 from ..preconditions import PutMode, UpdateVersion, http_get_headers, http_put_headers, quote_etag
 from ._azure_auth import AzureAuth, AzureSettings, resolve_settings
-from ._http import TRANSPORT_ERRORS, HttpStatus, parse_http_date
+from ._http.errors import TRANSPORT_ERRORS
+from ._http.headers import http_date
 
 __all__ = ["AzureStore"]
 
 MIB = 1024 * 1024
 _API_VERSION = "2025-01-05"
+_LIST_FROM_VERSION = "2026-02-06"  # the first API version with List Blobs' startFrom
 _DEFAULT_PART = 8 * MIB
 _MIN_PART = 1 * MIB  # Azure has no minimum block size; this keeps block counts sane
 _MAX_BLOCKS = 50_000
@@ -88,10 +88,106 @@ _AUTH_CODES = frozenset(
 _SIGN_PERMISSIONS = {"GET": "r", "HEAD": "r", "PUT": "cw", "DELETE": "d"}
 
 
-def _aware(dt: datetime | None) -> datetime:
-    if dt is None:
-        return datetime.now(UTC)
-    return dt.astimezone(UTC) if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+@lru_cache(maxsize=1024)
+def _listing_time(value: str) -> datetime | None:
+    # Cached: the blobs of a page mostly share a few Last-Modified seconds.
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _xml_name(element: ET.Element | None) -> str | None:
+    """A blob or prefix name from a listing (``Encoded="true"``: percent-encoded UTF-8)."""
+    if element is None or element.text is None:
+        return None
+    return unquote(element.text, errors="strict") if element.get("Encoded") == "true" else element.text
+
+
+def _parse_list_page(body: bytes) -> tuple[list[tuple[str, int, datetime, str | None]], list[str], str | None]:
+    """A List Blobs answer: ``(name, size, last_modified, etag)`` per blob, prefixes, NextMarker.
+
+    Raises:
+        ObjectStoreError: the answer is not a listing, or a blob lacks its name, size or date.
+    """
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as e:
+        raise ObjectStoreError("list: the listing answer is not valid XML", provider="azure") from e
+    blobs: list[tuple[str, int, datetime, str | None]] = []
+    for blob in root.iterfind("Blobs/Blob"):
+        name = _xml_name(blob.find("Name"))
+        size = blob.findtext("Properties/Content-Length")
+        modified = _listing_time(blob.findtext("Properties/Last-Modified") or "")
+        if name is None or size is None or not size.isdigit() or modified is None:
+            raise ObjectStoreError(
+                "list: a blob in the listing lacks a valid Name, Content-Length or Last-Modified", provider="azure"
+            )
+        etag = blob.findtext("Properties/Etag")
+        blobs.append((name, int(size), modified, quote_etag(etag) if etag else None))  # listings: unquoted
+    prefixes = [n for n in (_xml_name(p.find("Name")) for p in root.iterfind("Blobs/BlobPrefix")) if n is not None]
+    return blobs, prefixes, root.findtext("NextMarker") or None
+
+
+def _batch_statuses(content_type: str, body: bytes, count: int) -> list[tuple[int, str]]:
+    """Per sub-request ``(status, x-ms-error-code)`` of a Blob Batch answer, by Content-ID.
+
+    Raises:
+        ObjectStoreError: the answer is not multipart or does not answer every sub-request (the
+            caller then deletes one by one).
+    """
+    found = re.search(r'boundary="?([^";,\s]+)"?', content_type)
+    if found is None:
+        raise ObjectStoreError("delete_many: the batch answer is not multipart/mixed", provider="azure")
+    delimiter = b"--" + found.group(1).encode()
+    results: dict[int, tuple[int, str]] = {}
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break  # the closing delimiter
+        # A part: MIME headers, a blank line, then the sub-response (status line, headers, body).
+        mime, _, http = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        mime_headers = _header_lines(mime)
+        status_line, _, rest = http.partition(b"\r\n")
+        fields = status_line.split()
+        content_id = mime_headers.get("content-id", "")
+        if len(fields) < 2 or not fields[1].isdigit() or not content_id.isdigit():
+            raise ObjectStoreError("delete_many: a malformed part in the batch answer", provider="azure")
+        sub_headers = _header_lines(rest.partition(b"\r\n\r\n")[0])
+        results[int(content_id)] = (int(fields[1]), sub_headers.get("x-ms-error-code", ""))
+    if sorted(results) != list(range(count)):
+        raise ObjectStoreError("delete_many: the batch answer does not match the request", provider="azure")
+    return [results[i] for i in range(count)]
+
+
+def _delegation_key(answer: bytes, path: str) -> Any:
+    """The ``UserDelegationKey`` that ``generate_blob_sas`` takes, from the service's XML answer."""
+    from azure.storage.blob import UserDelegationKey
+
+    try:
+        root = ET.fromstring(answer)
+    except ET.ParseError:
+        root = None
+    if root is None or not root.findtext("Value"):
+        raise ObjectStoreError("sign: the user-delegation key answer is malformed", path=path, provider="azure")
+    key = UserDelegationKey()  # type: ignore[no-untyped-call]
+    key.signed_oid = root.findtext("SignedOid")
+    key.signed_tid = root.findtext("SignedTid")
+    key.signed_delegated_user_tid = root.findtext("SignedDelegatedUserTid")
+    key.signed_start = root.findtext("SignedStart")
+    key.signed_expiry = root.findtext("SignedExpiry")
+    key.signed_service = root.findtext("SignedService")
+    key.signed_version = root.findtext("SignedVersion")
+    key.value = root.findtext("Value")
+    return key
+
+
+def _header_lines(block: bytes) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in block.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if sep:
+            headers[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
+    return headers
 
 
 def _check_metadata(metadata: Mapping[str, str], path: str) -> None:
@@ -107,6 +203,37 @@ def _check_metadata(metadata: Mapping[str, str], path: str) -> None:
             raise InvalidArgumentError(
                 f"Azure metadata values must be single-line ASCII (key {name!r})", path=path, provider="azure"
             )
+
+
+class HttpStatus(Exception):
+    """A non-success answer of a raw request (status, ``x-ms-error-code``), mapped by ``_map_errors``."""
+
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(status, code)
+        self.status = status
+        self.code = code
+
+
+def _credential_error(e: Exception, path: str | None, operation: str) -> ObjectStoreError | None:
+    """An azure-identity credential's failure (raised while fetching a bearer token), mapped."""
+    if not type(e).__module__.startswith("azure."):
+        return None
+    from azure.core import exceptions as ax  # imported only on this failure path
+
+    if isinstance(e, ax.ClientAuthenticationError):
+        return UnauthenticatedError(
+            f"{operation}: no usable Azure credential ({type(e).__name__})", path=path, provider="azure"
+        )
+    if isinstance(e, (ax.ServiceRequestError, ax.ServiceResponseError)):
+        return TransportError(
+            f"{operation}: network failure talking to Azure ({type(e).__name__})",
+            path=path,
+            provider="azure",
+            retryable=True,
+        )
+    if isinstance(e, ax.AzureError):
+        return ObjectStoreError(f"{operation} failed: {type(e).__name__}", path=path, provider="azure")
+    return None
 
 
 class AzureStore(KeyPrefix, BaseStore):
@@ -165,7 +292,10 @@ class AzureStore(KeyPrefix, BaseStore):
         self._prefix = validate_prefix(prefix, provider="azure")
         base = self._settings.endpoint
         self._base_url = f"{base}/{quote(container, safe='')}"
-        self._base_path = urlsplit(self._base_url).path  # the encoded path Shared Key signs
+        split = urlsplit(self._base_url)
+        self._origin = f"{split.scheme}://{split.netloc}"
+        self._base_path = split.path  # the encoded path Shared Key signs
+        self._service_path = urlsplit(base).path + "/"
         self._capabilities = Capabilities(
             put_create=True,
             put_update_etag=True,
@@ -180,8 +310,6 @@ class AzureStore(KeyPrefix, BaseStore):
         self._session: aiohttp.ClientSession | None = None
         self._auth: AzureAuth | None = None
         self._owned_credential: Any = None
-        self._sdk: Any = None  # azure.storage.blob.aio.BlobServiceClient
-        self._sdk_container: Any = None
         self._delegation: tuple[Any, datetime] | None = None
 
     @property
@@ -218,39 +346,8 @@ class AzureStore(KeyPrefix, BaseStore):
             connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
         )
         self._auth = AzureAuth(settings, credential)
-        try:
-            from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
-            from azure.core.pipeline.transport import AioHttpTransport
-            from azure.storage.blob.aio import BlobServiceClient
-
-            sdk_credential: Any
-            if settings.kind == "key":
-                assert settings.key is not None
-                sdk_credential = AzureNamedKeyCredential(settings.account, base64.b64encode(settings.key).decode())
-            elif settings.kind == "sas":
-                assert settings.sas is not None
-                sdk_credential = AzureSasCredential(settings.sas)
-            else:
-                sdk_credential = credential
-            self._sdk = BlobServiceClient(
-                settings.endpoint,
-                credential=sdk_credential,
-                transport=AioHttpTransport(session=self._session, session_owner=False),
-                retry_total=0,  # our RetryConfig retries (retry_call)
-                connection_timeout=t.connect or 60,
-                read_timeout=t.read or 60,
-            )
-            self._sdk_container = self._sdk.get_container_client(self._container)
-        except Exception as e:
-            await self._close()
-            raise InvalidConfigError(f"cannot create the Azure client: {type(e).__name__}", provider="azure") from e
 
     async def _close(self) -> None:
-        sdk, self._sdk = self._sdk, None
-        self._sdk_container = None
-        if sdk is not None:
-            with contextlib.suppress(Exception):
-                await sdk.close()
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -263,34 +360,17 @@ class AzureStore(KeyPrefix, BaseStore):
 
     @contextlib.contextmanager
     def _map_errors(self, path: str | None, operation: str, mode: PutMode | None = None) -> Iterator[None]:
-        """Translate raw-request, azure-core and aiohttp failures (the one place).
+        """Translate raw-request, aiohttp and token-credential failures (the one place).
 
-        Messages are built here from the status and error code only: azure-core's own
-        ``str(exc)`` and request URLs are never used, so no SAS signature can leak.
+        Messages are built here from the status and error code only: exception texts and
+        request URLs are never used, so no SAS signature or token can leak.
         """
-        from azure.core import exceptions as ax
-
         try:
             yield
         except ObjectStoreError:
             raise
         except HttpStatus as e:
             raise self._error(path, operation, mode, e.status, e.code) from e
-        except ax.HttpResponseError as e:
-            raw = getattr(e, "error_code", None)  # a StorageErrorCode enum or a str
-            code = str(getattr(raw, "value", raw) or "")
-            if e.status_code is None and isinstance(e, ax.ClientAuthenticationError):
-                raise UnauthenticatedError(
-                    f"{operation}: no usable Azure credential ({type(e).__name__})", path=path, provider="azure"
-                ) from e
-            raise self._error(path, operation, mode, e.status_code, code) from e
-        except (ax.ServiceRequestError, ax.ServiceResponseError) as e:
-            raise TransportError(
-                f"{operation}: network failure talking to Azure ({type(e).__name__})",
-                path=path,
-                provider="azure",
-                retryable=True,
-            ) from e
         except TRANSPORT_ERRORS as e:
             raise TransportError(
                 f"{operation}: network failure talking to Azure ({type(e).__name__})",
@@ -298,8 +378,11 @@ class AzureStore(KeyPrefix, BaseStore):
                 provider="azure",
                 retryable=True,
             ) from e
-        except ax.AzureError as e:
-            raise ObjectStoreError(f"{operation} failed: {type(e).__name__}", path=path, provider="azure") from e
+        except Exception as e:
+            mapped = _credential_error(e, path, operation)
+            if mapped is None:
+                raise
+            raise mapped from e
 
     def _error(
         self, path: str | None, operation: str, mode: PutMode | None, status: int | None, code: str
@@ -349,24 +432,31 @@ class AzureStore(KeyPrefix, BaseStore):
     async def _open_request(
         self,
         method: str,
-        key: str,
+        key: str | None,
         headers: dict[str, str],
         *,
         query: dict[str, str] | None = None,
         data: bytes | memoryview | None = None,
+        resource: str | None = None,
+        version: str = _API_VERSION,
     ) -> aiohttp.ClientResponse:
-        """Send one signed request; return the response on 2xx, raise ``HttpStatus`` otherwise."""
+        """Send one signed request; return the response on 2xx, raise ``HttpStatus`` otherwise.
+
+        ``key`` names a blob (``None``: the container itself); ``resource`` overrides the
+        encoded URL path (the service-level user-delegation key).
+        """
         session, auth = self._session, self._auth
         if session is None or auth is None:
             raise ObjectStoreError("the azure store is closed", provider="azure")
-        resource = self._blob_path(key)
-        headers["x-ms-version"] = _API_VERSION
+        if resource is None:
+            resource = self._blob_path(key) if key is not None else self._base_path
+        headers["x-ms-version"] = version
         if method == "PUT":
             # aiohttp sends this on every PUT, body or not; it must be signed as sent.
             headers.setdefault("content-type", "application/octet-stream")
         length = len(data) if data is not None else 0
         await auth.headers(method, resource, query, headers, length)
-        target = f"{self._base_url}/{quote(key, safe='/~')}"
+        target = self._origin + resource
         q = urlencode(query, quote_via=quote, safe="") if query else ""
         sas = auth.sas_query
         if sas:
@@ -389,19 +479,23 @@ class AzureStore(KeyPrefix, BaseStore):
         path: str | None,
         operation: str,
         method: str,
-        key: str,
+        key: str | None,
         headers: dict[str, str] | None = None,
         *,
         mode: PutMode | None = None,
         query: dict[str, str] | None = None,
         data: bytes | memoryview | None = None,
         read: bool = False,
+        resource: str | None = None,
+        version: str = _API_VERSION,
     ) -> tuple[Any, bytes]:
         """One raw request with retries and error mapping; returns (headers, body if ``read``)."""
 
         async def attempt() -> tuple[Any, bytes]:
             with self._map_errors(path, operation, mode):
-                resp = await self._open_request(method, key, dict(headers or {}), query=query, data=data)
+                resp = await self._open_request(
+                    method, key, dict(headers or {}), query=query, data=data, resource=resource, version=version
+                )
                 try:
                     body = await resp.read() if read else b""
                 finally:
@@ -580,19 +674,58 @@ class AzureStore(KeyPrefix, BaseStore):
         return errors
 
     async def _delete_batch(self, batch: list[str]) -> list[tuple[int, str]]:
-        keys = [self._key(p) for p in batch]
+        """One Blob Batch request deleting ``batch``; ``(status, error code)`` per path."""
+        resources = [self._blob_path(self._key(p)) for p in batch]
 
         async def attempt() -> list[tuple[int, str]]:
             with self._map_errors(None, "delete_many"):
-                parts = await self._sdk_container.delete_blobs(
-                    *keys, delete_snapshots="include", raise_on_any_failure=False
+                boundary = f"batch_{uuid.uuid4()}"
+                body = await self._batch_body(resources, boundary)  # signed anew on each attempt
+                resp = await self._open_request(
+                    "POST",
+                    None,
+                    {"content-type": f"multipart/mixed; boundary={boundary}"},
+                    query={"restype": "container", "comp": "batch"},
+                    data=body,
                 )
-                return [(r.status_code, r.headers.get("x-ms-error-code", "")) async for r in parts]
+                try:
+                    answer = await resp.read()
+                finally:
+                    resp.release()
+                return _batch_statuses(resp.headers.get("Content-Type", ""), answer, len(batch))
 
         result: list[tuple[int, str]] = await self._retrying(None, attempt)
-        if len(result) != len(batch):
-            raise ObjectStoreError("delete_many: the batch answer does not match the request", provider="azure")
         return result
+
+    async def _batch_body(self, resources: list[str], boundary: str) -> bytes:
+        """The multipart/mixed body of a Blob Batch: one signed ``DELETE`` per blob.
+
+        Each sub-request is authorized on its own (Shared Key signs it, a SAS rides in its
+        query, a bearer token in its header), Content-ID numbering the answers.
+        """
+        auth = self._auth
+        if auth is None:
+            raise ObjectStoreError("the azure store is closed", provider="azure")
+        sas = auth.sas_query
+        lines: list[str] = []
+        for i, resource in enumerate(resources):
+            headers = {"x-ms-delete-snapshots": "include"}
+            await auth.headers("DELETE", resource, None, headers, 0)
+            target = f"{resource}?{sas}" if sas else resource
+            lines += [
+                f"--{boundary}",
+                "Content-Type: application/http",
+                "Content-Transfer-Encoding: binary",
+                f"Content-ID: {i}",
+                "",
+                f"DELETE {target} HTTP/1.1",
+                *(f"{k}: {v}" for k, v in headers.items()),
+                "Content-Length: 0",
+                "",
+                "",
+            ]
+        lines += [f"--{boundary}--", ""]
+        return "\r\n".join(lines).encode()
 
     async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         # Async Copy Blob keeps content settings and metadata but not index tags: read the
@@ -638,7 +771,8 @@ class AzureStore(KeyPrefix, BaseStore):
             total = content_range.rsplit("/", 1)[1]
             if total.isdigit():
                 size = int(total)
-        return ObjectMeta(path, size, parse_http_date(headers.get("Last-Modified")), headers.get("ETag"), None)
+        modified = http_date(headers, "Last-Modified", provider="azure", path=path)
+        return ObjectMeta(path, size, modified, headers.get("ETag"), None)
 
     @staticmethod
     def _attributes(headers: Any) -> Attributes:
@@ -816,60 +950,51 @@ class AzureStore(KeyPrefix, BaseStore):
 
     # ------------------------------------------------------------------------------ listing
 
-    def _blob_meta(self, item: Any) -> ObjectMeta:
-        etag = item.etag
-        return ObjectMeta(
-            self._location(item.name),
-            int(item.size or 0),
-            _aware(item.last_modified),
-            quote_etag(etag) if etag else None,  # listings carry it unquoted; headers quoted
-            None,
-        )
+    _page_size = 5000  # List Blobs' maximum (tests lower it to exercise NextMarker)
+
+    async def _list_pages(
+        self, prefix: str, *, delimiter: bool, start: str | None = None
+    ) -> AsyncIterator[tuple[list[ObjectMeta], list[str]]]:
+        """List Blobs page by page (following NextMarker): the objects and prefixes of each."""
+        query = {"restype": "container", "comp": "list", "maxresults": str(self._page_size)}
+        list_prefix = self._list_prefix(prefix)
+        if list_prefix:
+            query["prefix"] = list_prefix
+        if delimiter:
+            query["delimiter"] = "/"
+        version = _API_VERSION
+        if start is not None:
+            query["startFrom"] = start  # inclusive on the service: the caller filters
+            version = _LIST_FROM_VERSION
+        while True:
+            _, body = await self._call(
+                prefix or None, "list", "GET", None, query=dict(query), read=True, version=version
+            )
+            blobs, prefixes, marker = _parse_list_page(body)
+            location = self._location
+            yield (
+                [ObjectMeta(location(name), size, modified, etag, None) for name, size, modified, etag in blobs],
+                [location(p).rstrip("/") for p in prefixes],
+            )
+            if marker is None:
+                return
+            query["marker"] = marker
 
     async def _list(self, prefix: str, offset: str | None) -> AsyncIterator[ObjectMeta]:
-        kwargs: dict[str, Any] = {"name_starts_with": self._list_prefix(prefix), "results_per_page": 5000}
-        if offset is not None:
-            kwargs["start_from"] = self._key(offset)  # inclusive on the service: filtered below
-        token: str | None = None
-        while True:
-            pager = self._sdk_container.list_blobs(**kwargs).by_page(continuation_token=token)
-            page = await self._list_page(prefix, pager)
-            for item in page:
-                meta = self._blob_meta(item)
+        start = self._key(offset) if offset is not None else None
+        async for objects, _ in self._list_pages(prefix, delimiter=False, start=start):
+            for meta in objects:
+                # Also covers servers that ignore startFrom.
                 if offset is None or meta.location > offset:
                     yield meta
-            token = pager.continuation_token
-            if not token:
-                return
-
-    async def _list_page(self, prefix: str, pager: Any) -> list[Any]:
-        async def attempt() -> list[Any]:
-            with self._map_errors(prefix or None, "list"):
-                page = await pager.__anext__()
-                return [item async for item in page]
-
-        try:
-            result: list[Any] = await self._retrying(prefix or None, attempt)
-        except StopAsyncIteration:
-            return []
-        return result
 
     async def _list_with_delimiter(self, prefix: str) -> ListResult:
         objects: list[ObjectMeta] = []
-        prefixes: list[str] = []
-        token: str | None = None
-        while True:
-            pager = self._sdk_container.walk_blobs(
-                name_starts_with=self._list_prefix(prefix), delimiter="/", results_per_page=5000
-            ).by_page(continuation_token=token)
-            for item in await self._list_page(prefix, pager):
-                if item.name.endswith("/") and not hasattr(item, "etag"):
-                    prefixes.append(self._location(item.name).rstrip("/"))
-                else:
-                    objects.append(self._blob_meta(item))
-            token = pager.continuation_token
-            if not token:
-                return ListResult(objects, prefixes)
+        prefixes: dict[str, None] = {}
+        async for page_objects, page_prefixes in self._list_pages(prefix, delimiter=True):
+            objects.extend(page_objects)
+            prefixes.update(dict.fromkeys(page_prefixes))  # reported once, even if on two pages
+        return ListResult(objects, sorted(prefixes))
 
     # ------------------------------------------------------------------------------ signing
 
@@ -913,11 +1038,24 @@ class AzureStore(KeyPrefix, BaseStore):
         if expiry - now > timedelta(days=7):
             raise InvalidArgumentError("a user-delegation SAS lasts at most 7 days", path=path, provider="azure")
         until = min(now + timedelta(days=7), max(expiry, now + timedelta(hours=1)))
-
-        async def attempt() -> Any:
-            with self._map_errors(path, "sign"):
-                return await self._sdk.get_user_delegation_key(now - timedelta(minutes=5), until)
-
-        key = await self._retrying(path, attempt)
+        stamp = "%Y-%m-%dT%H:%M:%SZ"
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><KeyInfo>'
+            f"<Start>{(now - timedelta(minutes=5)).strftime(stamp)}</Start><Expiry>{until.strftime(stamp)}</Expiry>"
+            "</KeyInfo>"
+        ).encode()
+        # Get User Delegation Key, sent like every other request (Timeouts, retries, errors).
+        _, answer = await self._call(
+            path,
+            "sign",
+            "POST",
+            None,
+            {"content-type": "application/xml"},
+            query={"restype": "service", "comp": "userdelegationkey"},
+            data=body,
+            read=True,
+            resource=self._service_path,
+        )
+        key = _delegation_key(answer, path)
         self._delegation = (key, until)
         return key
