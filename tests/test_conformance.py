@@ -1,43 +1,36 @@
 """The shipped conformance suite, run on every backend (memory, local, and the emulators).
 
-Each backend's plugin in ``tests/emulators/`` provides ``<name>_store`` (an opened store per
-test) and ``<name>_quirks`` (features its emulator was probed to ignore). Select one backend
-with ``-k memory``, ``-k s3``...
+The ``store`` and ``quirks`` fixtures (tests/conftest.py) give an opened store per test and the
+features its emulator was probed to ignore, once per backend. Select one backend with
+``-k memory``, ``-m s3``...
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import objectstorex as osx
-from objectstorex import Store
 from objectstorex import testing as ost
 from objectstorex._ranges import ByteRange
 from objectstorex._store import GetOptions, PutOptions
 from objectstorex.preconditions import GetConditions
 from objectstorex.testing import ConformanceSuite
 
-BACKENDS = ["memory", "local", "s3", "azure", "gcs"]
-
-
-@pytest.fixture(params=BACKENDS, ids=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
 
 class TestConformance(ConformanceSuite):
-    @pytest.fixture
-    def store(self, backend: str, request: pytest.FixtureRequest) -> Store:
-        store: Store = request.getfixturevalue(f"{backend}_store")
-        return store
+    # ``store`` is the per-backend fixture of tests/conftest.py.
 
     @pytest.fixture
-    def store_quirks(self, backend: str, request: pytest.FixtureRequest) -> frozenset[str]:
-        return frozenset(request.getfixturevalue(f"{backend}_quirks"))
+    def store_quirks(self, quirks: frozenset[str]) -> frozenset[str]:
+        return quirks
 
 
 # ------------------------------------------------------------------------------------------
@@ -73,6 +66,30 @@ async def test_quirk_xfails_the_check(quirk: str, check: ost.Check) -> None:
     async with osx.MemoryStore() as store:
         with pytest.raises(pytest.xfail.Exception, match=quirk):
             await check(ost.ConformanceContext(store, frozenset({quirk})))
+
+
+def test_server_tests_carry_their_marker(backend: str, request: pytest.FixtureRequest) -> None:
+    servers = {"s3", "azure", "gcs"}
+    carried = {m.name for m in request.node.iter_markers()} & servers
+    assert carried == ({backend} & servers)
+
+
+def _collected(marker: str) -> list[str]:
+    files = ["tests/test_conformance.py", "tests/test_patterns.py", "tests/test_azure.py"]
+    argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", marker, *files]
+    done = subprocess.run(argv, cwd=Path(__file__).parent.parent, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return [line for line in done.stdout.splitlines() if "::" in line]
+
+
+def test_deselecting_a_server_deselects_every_test_that_needs_it() -> None:
+    kept = _collected("not azure")
+    assert any("[memory]" in t for t in kept)
+    assert [t for t in kept if "azure" in t] == []
+    selected = _collected("azure")
+    assert any(t.startswith("tests/test_azure.py::") for t in selected)  # the module's tests, by module
+    assert any(t.endswith("[azure]") for t in selected)  # the suite's, by backend parameter
+    assert all("azure" in t for t in selected)
 
 
 def test_unknown_quirk_is_refused() -> None:
@@ -141,25 +158,48 @@ class _LosesCas(osx.MemoryStore):
         return await super()._put(path, data, opts)
 
 
+class _SendsBeforeValidating(osx.MemoryStore):
+    """Sends a HEAD with the path as given and validates it only once that failed: the error is
+    the right one and nothing changes, but a bad path costs a request."""
+
+    async def head(self, path: str, *, version: str | None = None) -> osx.ObjectMeta:
+        with contextlib.suppress(Exception):
+            return await self._head(path, version)
+        return await super().head(path, version=version)
+
+
 @pytest.mark.parametrize(
-    ("broken", "check"),
+    ("broken", "check", "symptom"),
     [
-        (_IgnoresCreate, ost.check_put_create),
-        (_IgnoresCreate, ost.check_put_create_is_atomic),
-        (_ListsPrefixObject, ost.check_list_order_and_prefix_segments),
-        (_ListsPrefixObject, ost.check_list_prefix_excludes_object_itself),
-        (_UnclampedRanges, ost.check_ranges),
-        (_VisibleWhileStreaming, ost.check_put_stream_invisible_until_complete),
-        (_LosesCas, ost.check_concurrent_cas_increments),
-        (_UnpinnedStream, ost.check_get_stream_never_mixes_versions),
+        (_IgnoresCreate, ost.check_put_create, r"put\(mode='create'\) replaced an existing object"),
+        (_IgnoresCreate, ost.check_put_create_is_atomic, "12 of 12 concurrent creators won"),
+        (_ListsPrefixObject, ost.check_list_order_and_prefix_segments, r"list\('a/b'\) must match whole segments"),
+        (_ListsPrefixObject, ost.check_list_prefix_excludes_object_itself, "yielded x/foo itself or a sibling"),
+        (_UnclampedRanges, ost.check_ranges, r"range \(90, 1000\) ending past the object was refused"),
+        (_VisibleWhileStreaming, ost.check_put_stream_invisible_until_complete, "in progress is visible at its path"),
+        (_LosesCas, ost.check_concurrent_cas_increments, "a compare-and-swap lost an update"),
+        (_UnpinnedStream, ost.check_get_stream_never_mixes_versions, "the stream mixed two versions"),
+        (_SendsBeforeValidating, ost.check_invalid_paths_before_io, r"head with the bad path '' did I/O .*'_head'"),
     ],
-    ids=lambda v: getattr(v, "__name__", str(v)),
+    ids=lambda v: getattr(v, "__name__", None) or "",
 )
-async def test_suite_catches_a_broken_store(broken: type[osx.MemoryStore], check: ost.Check) -> None:
+async def test_suite_catches_a_broken_store(broken: type[osx.MemoryStore], check: ost.Check, symptom: str) -> None:
+    async with osx.MemoryStore() as sound:
+        await check(ost.ConformanceContext(sound))  # the check passes where the bug is absent
     async with broken() as store:
-        # A wrong result, a missing error or an unexpected error: any of them fails the check.
-        with pytest.raises((AssertionError, pytest.fail.Exception, osx.ObjectStoreError)):
+        # The check fails on an assertion naming this very bug: not on any error, nor another symptom.
+        with pytest.raises((AssertionError, pytest.fail.Exception), match=symptom):
             await check(ost.ConformanceContext(store))
+
+
+async def test_the_path_check_sees_requests_and_restores_the_hooks() -> None:
+    async with _SendsBeforeValidating() as store:
+        # The mutant raises the right error and changes nothing: only observing its request catches it.
+        with pytest.raises(osx.InvalidPathError):
+            await store.head("a//b")
+    async with osx.MemoryStore() as sound:
+        await ost.check_invalid_paths_before_io(ost.ConformanceContext(sound))
+        assert not set(vars(sound)) & {"_open", "_put", "_get", "_head", "_list"}, "the check left its spies"
 
 
 # Stores that silently ignore one feature, as some emulators do: with the quirk declared, every

@@ -1,8 +1,9 @@
 """The patterns on every available backend: distributed lock, optimistic counter, HTTP cache.
 
-Each test runs against a real store (memory, local, and each emulator in ``BACKENDS``). The
-proxies below wrap a real store to count transfers or to replay/fail a write the way a network
-store's retry would -- they never fake the store's behaviour.
+Each test taking ``store`` runs against a real store, once per backend (memory, local and each
+emulator: the ``store`` and ``quirks`` fixtures of tests/conftest.py). The proxies below wrap a
+real store to count transfers or to replay/fail a write the way a network store's retry would --
+they never fake the store's behaviour.
 """
 
 from __future__ import annotations
@@ -28,22 +29,6 @@ from objectstorex.patterns import (
     LockNotHeldError,
     OptimisticCounter,
 )
-from tests.test_conformance import BACKENDS
-
-
-@pytest.fixture(params=BACKENDS, ids=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def store(backend: str, request: pytest.FixtureRequest) -> osx.Store:
-    return request.getfixturevalue(f"{backend}_store")  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def quirks(backend: str, request: pytest.FixtureRequest) -> frozenset[str]:
-    return frozenset(request.getfixturevalue(f"{backend}_quirks"))
 
 
 @pytest.fixture

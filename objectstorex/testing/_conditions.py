@@ -185,9 +185,13 @@ async def check_put_create(ctx: ConformanceContext) -> None:
     created = await ctx.store.put(p, b"first", mode="create")
     assert created.etag is not None
     assert (await ctx.store.head(p)).etag == created.etag
-    with pytest.raises(E.AlreadyExistsError) as info:
+    try:
         await ctx.store.put(p, b"second", mode="create")
-    assert isinstance(info.value, FileExistsError)
+    except E.AlreadyExistsError as e:
+        error: E.AlreadyExistsError = e
+    else:
+        pytest.fail("put(mode='create') replaced an existing object instead of raising AlreadyExistsError")
+    assert isinstance(error, FileExistsError)
     assert await ctx.store.get(p) == b"first"
     await ctx.store.delete(p)
     await ctx.store.put(p, b"again", mode="create")  # a deleted path can be created anew
@@ -211,7 +215,7 @@ async def check_put_create_is_atomic(ctx: ConformanceContext) -> None:
 
     results = await asyncio.gather(*(attempt(i) for i in range(12)))
     winners = [r for r in results if r is not None]
-    assert len(winners) == 1, f"{len(winners)} creators won"
+    assert len(winners) == 1, f"{len(winners)} of 12 concurrent creators won (exactly one must)"
     assert await ctx.store.get(p) == f"writer-{winners[0]}".encode()
 
 
@@ -297,7 +301,8 @@ async def check_concurrent_cas_increments(ctx: ConformanceContext) -> None:
             done += 1
 
     await asyncio.gather(*(worker() for _ in range(5)))
-    assert int(await ctx.store.get(p)) == 50
+    total = int(await ctx.store.get(p))
+    assert total == 50, f"50 CAS increments stored {total}: a compare-and-swap lost an update"
 
 
 async def check_update_version_validation(ctx: ConformanceContext) -> None:

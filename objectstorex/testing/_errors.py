@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from .. import errors as E
-from .._store import Store
+from .._store import BaseStore, Store
 from ..preconditions import UpdateVersion
 from ._context import ConformanceContext
 
@@ -52,46 +53,95 @@ BAD_PATHS: list[object] = [
 PROVIDERS = ("memory", "local", "s3", "azure", "gcs")
 
 
-def _path_calls(store: Store, good: str, bad: Any) -> list[Callable[[], Awaitable[object]]]:
-    """Every awaitable operation with ``bad`` in a path position."""
+#: BaseStore's backend hooks: calling any of them sends a request (or opens what sends one).
+#: The abstract ones are taken from BaseStore itself; these are the optional ones.
+_OPTIONAL_HOOKS = ("_open", "_rename", "_get_tags", "_sign", "_get_ranges", "_delete_many")
+
+
+def _path_calls(store: Store, good: str, bad: Any) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
+    """Every awaitable operation with ``bad`` in a path position, each with a label."""
     return [
-        lambda: store.put(bad, b"x"),
-        lambda: store.put(bad, b"x", mode="create"),
-        lambda: store.put_stream(bad, [b"x"]),
-        lambda: store.get(bad),
-        lambda: store.get(bad, range=(0, 1)),
-        lambda: store.get_object(bad),
-        lambda: store.get_ranges(bad, [(0, 1)]),
-        lambda: store.head(bad),
-        lambda: store.delete(bad),
-        lambda: store.delete_many([good, bad]),
-        lambda: store.get_tags(bad),
-        lambda: store.copy(good, bad),
-        lambda: store.copy(bad, good),
-        lambda: store.rename(good, bad),
-        lambda: store.rename(bad, good),
-        lambda: store.copy_if_not_exists(good, bad),
-        lambda: store.copy_if_not_exists(bad, good),
-        lambda: store.rename_if_not_exists(good, bad),
-        lambda: store.rename_if_not_exists(bad, good),
-        lambda: store.sign("GET", bad, 60),
+        ("put", lambda: store.put(bad, b"x")),
+        ("put create", lambda: store.put(bad, b"x", mode="create")),
+        ("put_stream", lambda: store.put_stream(bad, [b"x"])),
+        ("get", lambda: store.get(bad)),
+        ("get range", lambda: store.get(bad, range=(0, 1))),
+        ("get_object", lambda: store.get_object(bad)),
+        ("get_ranges", lambda: store.get_ranges(bad, [(0, 1)])),
+        ("head", lambda: store.head(bad)),
+        ("delete", lambda: store.delete(bad)),
+        ("delete_many", lambda: store.delete_many([good, bad])),
+        ("get_tags", lambda: store.get_tags(bad)),
+        ("copy to", lambda: store.copy(good, bad)),
+        ("copy from", lambda: store.copy(bad, good)),
+        ("rename to", lambda: store.rename(good, bad)),
+        ("rename from", lambda: store.rename(bad, good)),
+        ("copy_if_not_exists to", lambda: store.copy_if_not_exists(good, bad)),
+        ("copy_if_not_exists from", lambda: store.copy_if_not_exists(bad, good)),
+        ("rename_if_not_exists to", lambda: store.rename_if_not_exists(good, bad)),
+        ("rename_if_not_exists from", lambda: store.rename_if_not_exists(bad, good)),
+        ("sign", lambda: store.sign("GET", bad, 60)),
     ]
 
 
+@contextlib.contextmanager
+def _observe_io(store: Store) -> Iterator[list[str]]:
+    """Record the name of every backend hook of ``store`` called inside the block.
+
+    The hooks are BaseStore's underscore methods (``_put``, ``_get``, ``_open_stream``,
+    ``_head``, ``_list``, ... and ``_open``): every request a BaseStore sends goes through one,
+    so an empty record proves the block sent nothing. Each hook is shadowed by a recording
+    wrapper on the instance and restored on exit. A store that is not a BaseStore has no known
+    hooks, and the record stays empty.
+    """
+    names = sorted(n for n in BaseStore.__abstractmethods__ if n.startswith("_")) + list(_OPTIONAL_HOOKS)
+    hooks = [n for n in names if isinstance(store, BaseStore) and callable(getattr(store, n, None))]
+    calls: list[str] = []
+
+    def spy(name: str, hook: Callable[..., Any]) -> Callable[..., Any]:
+        def record(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)  # the call itself is the request (a coroutine or an async iterator)
+            return hook(*args, **kwargs)
+
+        return record
+
+    shadowed = [n for n in hooks if n in vars(store)]  # a hook the store set on itself is kept
+    saved = {n: vars(store)[n] for n in shadowed}
+    for name in hooks:
+        setattr(store, name, spy(name, getattr(store, name)))
+    try:
+        yield calls
+    finally:
+        for name in hooks:
+            if name in saved:
+                setattr(store, name, saved[name])
+            else:
+                delattr(store, name)
+
+
 async def check_invalid_paths_before_io(ctx: ConformanceContext) -> None:
-    """Every operation taking a path raises InvalidPathError for a bad one, changing nothing."""
+    """Every operation taking a path raises InvalidPathError for a bad one before any I/O, changing nothing.
+
+    "Before any I/O" is observed: none of a BaseStore's backend hooks (``_open``, ``_put``,
+    ``_get``, ``_open_stream``, ``_head``, ``_list``, ...) may run for the call.
+    """
     store = ctx.store
     good = ctx.path("good")
     await store.put(good, b"x")
     for bad in BAD_PATHS:
-        for i, call in enumerate(_path_calls(store, good, bad)):
-            try:
-                await call()
-            except E.InvalidPathError:
-                continue
-            pytest.fail(f"operation #{i} accepted the path {bad!r}")
-        with pytest.raises(E.InvalidPathError):
+        for label, call in _path_calls(store, good, bad):
+            with _observe_io(store) as sent:
+                try:
+                    await call()
+                except E.InvalidPathError:
+                    pass
+                else:
+                    pytest.fail(f"{label} accepted the path {bad!r}")
+            if sent:
+                pytest.fail(f"{label} with the bad path {bad!r} did I/O before refusing it: {sent}")
+        with _observe_io(store) as sent, pytest.raises(E.InvalidPathError):
             store.get_stream(bad)  # type: ignore[arg-type]
+        assert not sent, f"get_stream with the bad path {bad!r} did I/O before refusing it: {sent}"
     with pytest.raises(ValueError):  # InvalidPathError is also a ValueError
         await store.get("/abs")
     # Nothing was written, moved or deleted (delete_many validated every path first).

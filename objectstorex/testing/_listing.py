@@ -33,7 +33,7 @@ async def check_list_order_and_prefix_segments(ctx: ConformanceContext) -> None:
     await ctx.put_many(names)
     assert await ctx.names() == sorted(names)
     under = await _locations(ctx, ctx.path("a/b"))
-    assert under == [ctx.path(n) for n in ["a/b/c", "a/b/d", "a/b/e/f"]]
+    assert under == [ctx.path(n) for n in ["a/b/c", "a/b/d", "a/b/e/f"]], "list('a/b') must match whole segments"
     with pytest.raises(E.InvalidPathError):
         ctx.store.list(ctx.path("a/b") + "/")  # a prefix is validated like a path (API.md)
     assert await _locations(ctx, ctx.path("a")) == [ctx.path(n) for n in sorted(names) if n.startswith("a/")]
@@ -50,7 +50,7 @@ async def check_list_prefix_excludes_object_itself(ctx: ConformanceContext) -> N
     await ctx.store.put(ctx.path("foobar"), b"2")
     await ctx.store.put(ctx.path("foo.bar/baz"), b"3")
     await ctx.store.put(ctx.path("foo-bar/baz"), b"4")
-    assert await _locations(ctx, ctx.path("foo")) == []
+    assert await _locations(ctx, ctx.path("foo")) == [], "list('x/foo') yielded x/foo itself or a sibling like x/foobar"
     level = await ctx.store.list_with_delimiter(ctx.path("foo"))
     assert level.objects == []
     assert level.common_prefixes == []
