@@ -545,17 +545,21 @@ class BaseStore(ABC):
         return await self._put_stream(path, self._chunks(stream, path), opts, part_size, max_concurrency)
 
     async def _chunks(self, stream: ByteStream, path: str) -> AsyncIterator[bytes]:
-        """Normalise the caller's iterable into non-empty ``bytes`` chunks."""
+        """Normalise the caller's iterable into non-empty chunks (see :meth:`_chunk`)."""
         if isinstance(stream, AsyncIterable):
             async for chunk in stream:
-                data = self._data(chunk, path)
+                data = self._chunk(chunk, path)
                 if data:
                     yield data
         else:
             for chunk in stream:
-                data = self._data(chunk, path)
+                data = self._chunk(chunk, path)
                 if data:
                     yield data
+
+    def _chunk(self, chunk: object, path: str) -> bytes:
+        """One validated chunk as ``bytes`` (a copy: these stores keep chunks past the next one)."""
+        return self._data(chunk, path)
 
     async def get(
         self,

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from ...errors import ObjectStoreError
 
-__all__ = ["content_length", "content_range", "http_date", "malformed", "rfc3339"]
+__all__ = ["content_length", "content_range", "http_date", "malformed", "object_size", "rfc3339"]
 
 
 def malformed(name: str, value: object, *, provider: str, path: str | None) -> ObjectStoreError:
@@ -50,6 +50,18 @@ def content_range(headers: Mapping[str, str], *, provider: str, path: str | None
     ):
         raise malformed("Content-Range", value, provider=provider, path=path)
     return int(first), int(last) + 1, None if total == "*" else int(total)
+
+
+def object_size(headers: Mapping[str, str], *, provider: str, path: str | None) -> int:
+    """The whole object's size from a read or HEAD answer (a ranged answer's total, else its length)."""
+    if "Content-Range" in headers:
+        total = content_range(headers, provider=provider, path=path)[2]
+        if total is not None:
+            return total
+    length = content_length(headers, provider=provider, path=path)
+    if length is None:
+        raise malformed("Content-Length", None, provider=provider, path=path)
+    return length
 
 
 def http_date(headers: Mapping[str, str], name: str, *, provider: str, path: str | None) -> datetime:

@@ -762,6 +762,14 @@ class HttpStore(KeyPrefix, BaseStore):
             await asyncio.shield(self._abort_upload(upload))
             raise
 
+    def _chunk(self, chunk: object, path: str) -> bytes:
+        """A validated chunk, not copied: the part reader copies it once, into its part."""
+        if isinstance(chunk, (bytes, memoryview)):
+            return chunk  # type: ignore[return-value]
+        if isinstance(chunk, bytearray):
+            return memoryview(chunk)  # type: ignore[return-value]
+        return self._data(chunk, path)
+
     # ------------------------------------------------------------------------------ listing
 
     async def _pages(self, prefix: str, *, delimiter: bool, start: str | None) -> AsyncIterator[ListPage]:

@@ -8,24 +8,31 @@ caller's chunks is copied once, into the part that carries it.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 __all__ = ["PartReader", "PartUploader"]
 
 
 class PartReader:
-    """Cuts an async iterator of bytes-like chunks into parts of ``part_size`` (the last may be shorter)."""
+    """Cuts an async iterator of bytes-like chunks into parts of ``part_size`` (the last may be shorter).
+
+    A chunk is copied once, into the part that carries it. No view of a chunk is kept across
+    the next read from the caller's iterator, so a caller may reuse its buffer between chunks.
+    """
 
     def __init__(self, chunks: AsyncIterator[bytes], part_size: int) -> None:
         """Read ``chunks`` lazily, one part at a time."""
         self._chunks = chunks
         self._size = part_size
-        self._queue: deque[memoryview] = deque()  # chunks (or their rest) read but not yet in a part
+        self._pending: memoryview | None = None  # the unread rest of the latest chunk
+        self._first: bytearray | None = None  # a first part filled by whole()
         self._ended = False
         self.offset = 0  # bytes handed out in parts so far
 
-    async def _read(self) -> memoryview | None:
+    async def _next(self) -> memoryview | None:
+        if self._pending is not None:
+            view, self._pending = self._pending, None
+            return view
         while not self._ended:
             try:
                 chunk = await anext(self._chunks)
@@ -38,49 +45,53 @@ class PartReader:
         return None
 
     async def at_end(self) -> bool:
-        """Whether no byte is left (peeks at most one chunk)."""
-        if not self._queue:
-            view = await self._read()
-            if view is None:
-                return True
-            self._queue.append(view)
-        return False
+        """Whether no byte is left (peeks at most one chunk, kept as a view until the next part)."""
+        if self._pending is None:
+            self._pending = await self._next()
+        return self._pending is None
 
-    async def whole(self) -> bytes | None:
-        """The whole stream as ``bytes`` if it fits in one part, else ``None`` (nothing is lost).
+    async def whole(self) -> memoryview | None:
+        """The whole stream if it fits in one part, else ``None`` (nothing is lost).
 
-        Chunks are only referenced until the stream is known to be larger than a part, so a
-        small stream costs no part-sized buffer.
+        The buffer grows with the stream, so a small stream costs no part-sized buffer.
         """
-        total = sum(len(v) for v in self._queue)
-        while total <= self._size:
-            view = await self._read()
+        buffer = bytearray()
+        while True:
+            view = await self._next()
             if view is None:
-                data = b"".join(self._queue)
-                self._queue.clear()
-                self.offset += len(data)
-                return data
-            self._queue.append(view)
-            total += len(view)
-        return None
+                self.offset = len(buffer)
+                return memoryview(buffer)
+            room = self._size - len(buffer)
+            if len(view) <= room:
+                buffer += view
+                continue
+            buffer += view[:room]
+            self._pending = view[room:]
+            self._first = buffer
+            return None
 
     async def next_part(self) -> memoryview | None:
         """The next part (a view of a buffer of its own), or ``None`` at the end."""
+        if self._first is not None:
+            buffer, self._first = self._first, None
+            self.offset += len(buffer)
+            return memoryview(buffer)
         buffer = bytearray(self._size)
+        target = memoryview(buffer)  # slice assignment through a view copies once (bytearray's makes a temporary)
         filled = 0
         while filled < self._size:
-            view = self._queue.popleft() if self._queue else await self._read()
+            view = await self._next()
             if view is None:
                 break
             take = min(len(view), self._size - filled)
-            buffer[filled : filled + take] = view[:take]
+            target[filled : filled + take] = view[:take]
             filled += take
             if take < len(view):
-                self._queue.appendleft(view[take:])
+                self._pending = view[take:]
         if filled == 0:
             return None
         self.offset += filled
-        return memoryview(buffer)[:filled]
+        return target[:filled]
 
 
 class PartUploader:
