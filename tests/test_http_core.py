@@ -149,11 +149,9 @@ def time_zero() -> object:
 async def test_status_table(status: int, code: str, mode: object, expected: type[Exception]) -> None:
     store = ToyStore(FakeTransport(Scripted(status, {}, code.encode())))
     async with store:
+        call = store.get("k") if mode is None else store.put("k", b"x", mode=mode)  # type: ignore[arg-type]
         with pytest.raises(expected) as info:
-            if mode is None:
-                await store.get("k")
-            else:
-                await store.put("k", b"x", mode=mode)  # type: ignore[arg-type]
+            await call
     assert type(info.value) is expected
     assert info.value.status == status
     assert info.value.provider == "toy"
@@ -355,8 +353,8 @@ def test_default_headers_must_be_a_str_mapping() -> None:
 async def test_an_unclosed_store_warns_once_naming_the_store() -> None:
     store = ToyStore(FakeTransport(ok(b"x")))
     await store.get("k")
+    del store
     with pytest.warns(ResourceWarning, match="ToyStore.*close"):
-        del store
         gc.collect()
 
 
