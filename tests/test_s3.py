@@ -14,7 +14,7 @@ import pytest
 
 import objectstorex as osx
 from objectstorex import testing as ost
-from objectstorex.backends import s3 as s3_backend
+from objectstorex.backends.s3 import S3Store
 from tests.emulators.s3 import KEYS, boto_client, create_bucket, make_store
 
 MIB = 1024 * 1024
@@ -147,7 +147,7 @@ async def test_copy_if_not_exists_uses_conditional_multipart(
 
 
 async def test_delete_many_batches(store: osx.BaseStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(s3_backend, "_DELETE_BATCH", 3)
+    monkeypatch.setattr(S3Store, "batch_size", 3)
     names = [f"k{i}" for i in range(8)]
     for n in names:
         await store.put(n, b"x")
@@ -307,7 +307,8 @@ class FaultyProxy:
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"http://127.0.0.1:{port}"
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
 
     async def close(self) -> None:
         await self.session.close()
@@ -421,22 +422,36 @@ async def test_stream_resumes_after_a_dropped_connection(proxied: tuple[FaultyPr
     async with store.get_stream("big", chunk_size=256 * 1024) as stream:
         got = b"".join([chunk async for chunk in stream])
     assert got == data
-    assert proxy.seen.count("GET ") == 2  # the resume asked for the rest only
-    # The object changes before the resume: the stream raises instead of mixing two states.
+    # The resume asked for the rest only (pinned to the version on this versioned bucket).
+    assert [s for s in proxy.seen if s.startswith("GET")] == [
+        "GET ",
+        f"GET versionId={(await store.head('big')).version}",
+    ]
+    # The object changes before the resume: on this versioned bucket the resume reads on the
+    # version it started with; on an unversioned one it raises. Never two states mixed.
+    first = await store.head("big")
+    assert await _read_while_overwritten(proxy, store, data) == data
+    assert (await store.head("big")).version != first.version
+    plain = f"s3p-{uuid.uuid4().hex[:16]}"
+    await create_bucket(proxy.upstream, plain)
+    async with make_store(proxy.url, plain, retry=osx.RetryConfig(max_retries=3, initial_backoff=0.01)) as unversioned:
+        await unversioned.put("big", data)
+        with pytest.raises(osx.PreconditionError) as err:
+            await _read_while_overwritten(proxy, unversioned, data)
+    assert "cannot resume" in str(err.value)
+
+
+async def _read_while_overwritten(proxy: FaultyProxy, store: osx.BaseStore, data: bytes) -> bytes:
+    """Read ``big`` through a connection cut at 1 MiB, overwriting it after the first chunk."""
     proxy.cut_after = MIB
     received = bytearray()
-
-    async def read_while_overwritten() -> None:
-        async with store.get_stream("big", chunk_size=256 * 1024) as stream:
-            async for chunk in stream:
-                if not received:
-                    await store.put("big", data[::-1])
-                received.extend(chunk)
-
-    with pytest.raises(osx.PreconditionError):
-        await read_while_overwritten()
-    assert len(received) < len(data)
-    assert bytes(received) == data[: len(received)]
+    async with store.get_stream("big", chunk_size=256 * 1024) as stream:
+        async for chunk in stream:
+            if not received:
+                await store.put("big", data[::-1])
+            received.extend(chunk)
+            assert bytes(received) == data[: len(received)]
+    return bytes(received)
 
 
 async def test_credential_chain_env_and_profile_sign_correctly(

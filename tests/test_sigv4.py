@@ -12,7 +12,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from objectstorex.backends._sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, encode_key, encode_query, sign_headers
+from objectstorex.backends.s3.auth import EMPTY_SHA256, UNSIGNED_PAYLOAD, encode_key, encode_query, sign_headers
 
 NOW = datetime(2026, 11, 24, 12, 34, 56, tzinfo=UTC)
 
@@ -90,7 +90,7 @@ def test_signature_matches_botocore(
 
 
 def test_signing_key_is_cached() -> None:
-    from objectstorex.backends import _sigv4
+    from objectstorex.backends.s3 import auth as _sigv4
 
     _sigv4._signing_key.cache_clear()
     for _ in range(3):
