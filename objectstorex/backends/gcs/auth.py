@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..errors import InvalidArgumentError, InvalidConfigError, ObjectStoreError, UnauthenticatedError
+from ...errors import InvalidArgumentError, InvalidConfigError, ObjectStoreError, UnauthenticatedError
 
 __all__ = ["GCS_ENDPOINT", "AccessTokens", "GCSSettings", "resolve_settings", "signed_url"]
 
