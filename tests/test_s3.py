@@ -294,6 +294,7 @@ class FaultyProxy:
         self.chunked = False  # answer GETs with chunked transfer encoding (no Content-Length)
         self.rewrite: dict[str, str | None] = {}  # answer headers to replace (None: remove) on GET/HEAD
         self.seen: list[str] = []
+        self.headers: list[dict[str, str]] = []  # the request headers, in the order of seen
         self.runner: Any = None
 
     async def start(self) -> str:
@@ -319,6 +320,7 @@ class FaultyProxy:
 
         body = await request.read()
         self.seen.append(f"{request.method} {request.query_string}")
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
         for canned in self.canned:
             if canned[0] == request.method and canned[1] in request.query_string:
                 self.canned.remove(canned)
@@ -403,6 +405,32 @@ async def test_lost_copy_if_not_exists_of_an_empty_object_is_reconciled(
     assert (await store.get_object("empty-copy")).attributes.content_type == "text/plain"
     with pytest.raises(osx.AlreadyExistsError):
         await store.copy_if_not_exists("empty", "empty-copy")
+
+
+async def test_lost_conditional_delete_response_is_reconciled(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+    proxy, store = proxied
+    first = await store.put("del", b"v1")
+    proxy.drop.append(("DELETE", ""))
+    await store.delete("del", if_match=first.etag)  # landed, answer lost, the retry found it gone
+    assert proxy.seen.count("DELETE ") == 2
+    with pytest.raises(osx.NotFoundError):
+        await store.head("del")
+    # A changed object is still a conflict.
+    await store.put("del", b"v2")
+    with pytest.raises(osx.PreconditionError):
+        await store.delete("del", if_match=first.etag)
+
+
+async def test_default_headers_are_sent_and_signed(proxied: tuple[FaultyProxy, osx.BaseStore], bucket: str) -> None:
+    proxy, _ = proxied
+    async with make_store(proxy.url, bucket, default_headers={"x-amz-request-payer": "requester"}) as store:
+        await store.put("dh", b"x")
+        assert await store.get("dh") == b"x"
+    for headers in proxy.headers[-2:]:
+        assert headers["x-amz-request-payer"] == "requester"
+        assert "x-amz-request-payer" in headers["authorization"].partition("SignedHeaders=")[2].split(",")[0]
+    with pytest.raises(osx.InvalidConfigError):
+        make_store(proxy.url, bucket, default_headers={"Authorization": "mine"})
 
 
 async def test_lost_multipart_completion_is_reconciled(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
