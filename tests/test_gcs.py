@@ -379,6 +379,20 @@ async def test_refused_credentials_are_reported_without_secrets(gateway: Gateway
     assert "assertion" not in text
 
 
+async def test_default_headers_are_sent_and_never_replace_the_stores(gateway: Gateway, bucket: str) -> None:
+    key = {**KEY, "token_uri": f"{gateway.url}/token"}
+    extra = {"X-Trace-Id": "t-1", "X-Goog-User-Project": "billing"}
+    async with osx.GCSStore(bucket=bucket, endpoint=gateway.url, service_account_key=key, default_headers=extra) as s:
+        await s.put("h", b"1")
+        assert await s.get("h") == b"1"
+    sent = [h for m, p, h in gateway.requests if p != "/token"]
+    assert len(sent) == 2
+    assert all(h.get("X-Trace-Id") == "t-1" and h.get("X-Goog-User-Project") == "billing" for h in sent)
+    assert all(h.get("Authorization", "").startswith("Bearer ya29.") for h in sent)
+    with pytest.raises(osx.InvalidConfigError, match="Authorization"):
+        osx.GCSStore(bucket=bucket, anonymous=True, default_headers={"Authorization": "Bearer mine"})
+
+
 async def test_unreachable_endpoint_is_a_transport_error() -> None:
     retry = osx.RetryConfig(max_retries=1, initial_backoff=0.01, max_backoff=0.01)
     async with osx.GCSStore(bucket="b", endpoint=f"http://127.0.0.1:{free_port()}", anonymous=True, retry=retry) as s:
