@@ -14,18 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import re
 from base64 import b64encode
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.header import decode_header, make_header
 from typing import ClassVar, TypeVar
-from urllib.parse import quote, urlencode
 from xml.etree import ElementTree
 
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, PutResult
-from ...errors import InvalidArgumentError, NotFoundError, NotSupportedError, ObjectStoreError, PreconditionError
+from ...errors import NotFoundError, NotSupportedError, ObjectStoreError, PreconditionError
 from ...preconditions import PutMode, UpdateVersion, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload, gather_or_cancel
 from .._http.headers import content_length, content_range, http_date, malformed
@@ -33,10 +30,13 @@ from .._http.store import service_code
 from .auth import EMPTY_SHA256, S3Credentials, encode_key, encode_query, sign_headers
 from .documents import (
     MalformedAnswer,
+    attribute_headers,
+    attributes_from,
     complete_xml,
     delete_xml,
     embedded_error,
     error_code,
+    multipart_etag,
     parse_complete,
     parse_copy_part,
     parse_delete_errors,
@@ -45,7 +45,7 @@ from .documents import (
     parse_upload_id,
 )
 
-__all__ = ["S3Dialect", "attribute_headers", "multipart_etag"]
+__all__ = ["S3Dialect"]
 
 T = TypeVar("T")
 
@@ -57,80 +57,11 @@ _MAX_COPY_PART = 5 * 1024 * MIB
 _HASH_IN_THREAD = 1 * MIB  # hash bigger bodies off the event loop (hashlib releases the GIL)
 _SHA256 = "X-Amz-Content-SHA256"  # set by a request's maker: signing then hashes nothing
 
-_ATTR_HEADERS = (
-    ("content_type", "Content-Type"),
-    ("content_disposition", "Content-Disposition"),
-    ("content_encoding", "Content-Encoding"),
-    ("content_language", "Content-Language"),
-    ("cache_control", "Cache-Control"),
-)
-# Header-safe as is: printable ASCII, no edge or doubled spaces (servers fold them).
-_PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: a valid header name
-
 
 async def _sha256(data: bytes | bytearray | memoryview) -> bytes:
     if len(data) > _HASH_IN_THREAD:
         return await asyncio.to_thread(lambda: hashlib.sha256(data).digest())
     return hashlib.sha256(data).digest()
-
-
-def _encode(value: str) -> str:
-    # HTTP headers carry ASCII: other values travel RFC 2047-encoded, the form S3 itself uses
-    # to return non-ASCII metadata, and are decoded on the way back, so every value round-trips.
-    if _PLAIN_VALUE.fullmatch(value) and not (value.startswith("=?") and value.endswith("?=")):
-        return value
-    return f"=?UTF-8?B?{b64encode(value.encode()).decode()}?="
-
-
-def _decode(value: str) -> str:
-    if value.startswith("=?") and value.endswith("?="):
-        try:
-            return str(make_header(decode_header(value)))
-        except (ValueError, LookupError):
-            return value
-    return value
-
-
-def attribute_headers(attributes: Attributes, tags: Mapping[str, str] | None, path: str) -> dict[str, str]:
-    """Request headers carrying ``attributes``, user metadata and tags.
-
-    Raises:
-        InvalidArgumentError: a metadata key that cannot be a header name (before any I/O).
-    """
-    headers: dict[str, str] = {}
-    for name, header in _ATTR_HEADERS:
-        value = getattr(attributes, name)
-        if value is not None:
-            headers[header] = _encode(value)
-    for k, v in attributes.metadata.items():
-        if not _TOKEN.fullmatch(k):
-            raise InvalidArgumentError(
-                f"metadata key {k!r} is not a valid HTTP header name (S3 keeps metadata in headers)",
-                path=path,
-                provider="s3",
-            )
-        headers[f"x-amz-meta-{k}"] = _encode(v)
-    if tags:
-        headers["x-amz-tagging"] = urlencode(tags, quote_via=quote)
-    return headers
-
-
-def multipart_etag(part_etags: list[str]) -> str | None:
-    """The ETag S3 gives a completed multipart upload: MD5 of the parts' MD5s, ``-N``.
-
-    ``None`` when a part's ETag is not a plain MD5 (e.g. SSE-KMS), so nothing can be proven.
-    """
-    digests = []
-    for etag in part_etags:
-        e = etag.strip('"')
-        if len(e) != 32:
-            return None
-        try:
-            digests.append(bytes.fromhex(e))
-        except ValueError:
-            return None
-    return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,13 +226,7 @@ class S3Dialect(HttpStore):
         return ObjectMeta(path, size, modified, headers.get("ETag"), headers.get("x-amz-version-id"))
 
     def _attributes(self, headers: Mapping[str, str]) -> Attributes:
-        metadata = {k[11:].lower(): _decode(v) for k, v in headers.items() if k[:11].lower() == "x-amz-meta-"}
-        values = {}
-        for name, header in _ATTR_HEADERS:
-            value = headers.get(header)
-            if value is not None:
-                values[name] = _decode(value)
-        return Attributes(**values, metadata=metadata)
+        return attributes_from(headers)
 
     def _version_query(self, version: str | None) -> dict[str, str] | None:
         return {"versionId": version} if version is not None else None

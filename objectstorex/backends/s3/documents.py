@@ -1,25 +1,40 @@
-"""S3's XML documents: the error code of an error answer, and the bodies S3 sends and takes.
+"""S3's wire formats: its XML documents, header-encoded attributes, and the multipart ETag.
 
-This module knows XML only; what an answer *means* is decided by the shared status table and
+This module knows formats only; what an answer *means* is decided by the shared status table and
 the dialect (:mod:`.dialect`). A field that parses but cannot be used raises :class:`MalformedAnswer`.
+
+HTTP headers carry ASCII: attribute and metadata values that would not survive a header exactly
+(non-ASCII, control characters, leading/trailing or doubled spaces, or text that reads as an
+encoded word) travel RFC 2047-encoded -- the form S3 itself uses to return non-ASCII metadata --
+and are decoded on the way back, so every value round-trips.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import re
+from base64 import b64encode
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import unquote_plus
+from email.header import decode_header, make_header
+from urllib.parse import quote, unquote_plus, urlencode
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
+
+from ..._types import Attributes
+from ...errors import InvalidArgumentError
 
 __all__ = [
     "ListedObject",
     "MalformedAnswer",
+    "attribute_headers",
+    "attributes_from",
     "complete_xml",
     "delete_xml",
     "embedded_error",
     "error_code",
+    "multipart_etag",
     "parse_complete",
     "parse_copy_part",
     "parse_delete_errors",
@@ -228,3 +243,84 @@ def complete_xml(parts: Iterable[tuple[int, str]]) -> bytes:
         f'<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="{_NS[1:-1]}">'
         f"{items}</CompleteMultipartUpload>"
     ).encode()
+
+
+# --------------------------------------------------------------------------------------- headers
+
+_ATTR_HEADERS = (
+    ("content_type", "Content-Type"),
+    ("content_disposition", "Content-Disposition"),
+    ("content_encoding", "Content-Encoding"),
+    ("content_language", "Content-Language"),
+    ("cache_control", "Cache-Control"),
+)
+# Header-safe as is: printable ASCII, no edge or doubled spaces (servers fold them).
+_PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: a valid header name
+
+
+def _encode(value: str) -> str:
+    if _PLAIN_VALUE.fullmatch(value) and not (value.startswith("=?") and value.endswith("?=")):
+        return value
+    return f"=?UTF-8?B?{b64encode(value.encode()).decode()}?="
+
+
+def _decode(value: str) -> str:
+    if value.startswith("=?") and value.endswith("?="):
+        try:
+            return str(make_header(decode_header(value)))
+        except (ValueError, LookupError):
+            return value
+    return value
+
+
+def attributes_from(headers: Mapping[str, str]) -> Attributes:
+    """Attributes and user metadata of a GET/HEAD answer."""
+    metadata = {k[11:].lower(): _decode(v) for k, v in headers.items() if k[:11].lower() == "x-amz-meta-"}
+    values = {}
+    for name, header in _ATTR_HEADERS:
+        value = headers.get(header)
+        if value is not None:
+            values[name] = _decode(value)
+    return Attributes(**values, metadata=metadata)
+
+
+def attribute_headers(attributes: Attributes, tags: Mapping[str, str] | None, path: str) -> dict[str, str]:
+    """Request headers carrying ``attributes``, user metadata and tags.
+
+    Raises:
+        InvalidArgumentError: a metadata key that cannot be a header name (before any I/O).
+    """
+    headers: dict[str, str] = {}
+    for name, header in _ATTR_HEADERS:
+        value = getattr(attributes, name)
+        if value is not None:
+            headers[header] = _encode(value)
+    for k, v in attributes.metadata.items():
+        if not _TOKEN.fullmatch(k):
+            raise InvalidArgumentError(
+                f"metadata key {k!r} is not a valid HTTP header name (S3 keeps metadata in headers)",
+                path=path,
+                provider="s3",
+            )
+        headers[f"x-amz-meta-{k}"] = _encode(v)
+    if tags:
+        headers["x-amz-tagging"] = urlencode(tags, quote_via=quote)
+    return headers
+
+
+def multipart_etag(part_etags: list[str]) -> str | None:
+    """The ETag S3 gives a completed multipart upload: MD5 of the parts' MD5s, ``-N``.
+
+    ``None`` when a part's ETag is not a plain MD5 (e.g. SSE-KMS), so nothing can be proven.
+    """
+    digests = []
+    for etag in part_etags:
+        e = etag.strip('"')
+        if len(e) != 32:
+            return None
+        try:
+            digests.append(bytes.fromhex(e))
+        except ValueError:
+            return None
+    return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
