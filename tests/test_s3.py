@@ -18,6 +18,7 @@ from objectstorex.backends.s3 import S3Store
 from tests.emulators.s3 import KEYS, boto_client, create_bucket, make_store
 
 MIB = 1024 * 1024
+pytestmark = pytest.mark.s3  # every test here needs moto (or s3rver): deselect with -m "not s3"
 
 
 @pytest.fixture
