@@ -40,6 +40,7 @@ from ...errors import InvalidArgumentError, NotFoundError, ObjectStoreError, Pre
 from ...preconditions import PutMode, UpdateVersion, normalize_etag
 from .._http import AiohttpTransport, Answer, ErrorCodes, HttpStore, ListPage, Request, Response, Upload
 from .._http.headers import content_length, http_date, malformed, rfc3339
+from .._http.store import _copy_request as _fresh  # core request 5: a public way to copy a Request
 from .._http.transport import _NO_RESEND, _payload  # WORKAROUND core request 2 (see _NoRedirects)
 from .auth import AccessTokens, GCSSettings
 
@@ -622,11 +623,6 @@ class _NoRedirects(AiohttpTransport):
             allow_redirects=False,
         )
         return response
-
-
-def _fresh(request: Request) -> Request:
-    """A copy of ``request`` for another attempt (signing adds headers)."""
-    return Request(request.method, request.url, dict(request.headers), request.body, request.resend)
 
 
 _STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")
