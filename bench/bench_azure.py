@@ -37,7 +37,7 @@ import obstore
 import obstore.store
 
 import objectstorex as osx
-from objectstorex.backends._azure_auth import AZURITE_ACCOUNT, AZURITE_KEY
+from objectstorex.backends.azure.auth import AZURITE_ACCOUNT, AZURITE_KEY
 from tests.emulators._servers import free_port, serve
 from tests.emulators.azure import azurite_command, create_container
 

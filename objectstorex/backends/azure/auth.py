@@ -23,9 +23,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import lru_cache
 from typing import Any
 
-from ..errors import InvalidConfigError, UnauthenticatedError
+from ...errors import InvalidConfigError, UnauthenticatedError
 
 __all__ = ["AZURITE_ACCOUNT", "AZURITE_KEY", "AzureAuth", "AzureSettings", "resolve_settings"]
 
@@ -57,9 +58,13 @@ _WEIGHTS = {"_": 1, **{c: 2 + i for i, c in enumerate("0123456789abcdefghijklmno
 
 
 def _collation_key(item: tuple[str, str]) -> tuple[tuple[int, ...], str]:
-    name = item[0]
-    # Any other character keeps its code point above the table; the raw name breaks ties.
-    return tuple(_WEIGHTS.get(c, 100 + ord(c)) for c in name if c != "-"), name
+    return _weights(item[0]), item[0]  # the raw name breaks ties
+
+
+@lru_cache(maxsize=512)
+def _weights(name: str) -> tuple[int, ...]:
+    # Any other character keeps its code point, above the table.
+    return tuple(_WEIGHTS.get(c, 100 + ord(c)) for c in name if c != "-")
 
 
 @dataclass(frozen=True)

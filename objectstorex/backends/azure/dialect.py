@@ -1,0 +1,533 @@
+"""The Azure Blob dialect of the HTTP core: what Azure does differently, and only that.
+
+Addressing (``{endpoint}/{container}/{blob}``, a SAS appended to every URL), signing (Shared
+Key, SAS or bearer token, :mod:`.auth`), error codes as data, ``x-ms-*`` headers <-> attributes
+and metadata, write conditions (``If-None-Match: *`` / ``If-Match``, with a ``Content-MD5`` that
+proves a lost answer's write), block uploads (Put Block / Put Block List, proven by the committed
+block list), List Blobs pages (XML, ``NextMarker``, ``startFrom``), Blob Batch deletes
+(``multipart/mixed``), Copy Blob, blob index tags and SAS URLs. Everything else -- retries,
+the status table, reads and resumes, the part uploader, paging, ``delete_many``'s fallback,
+reconciliation -- is :class:`~objectstorex.backends._http.HttpStore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from xml.sax.saxutils import escape
+
+from ..._store import PutOptions
+from ..._types import Attributes, ObjectMeta, PutResult
+from ...errors import InvalidArgumentError, NotFoundError, ObjectStoreError
+from ...preconditions import UpdateVersion, http_put_headers, quote_etag
+from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload
+from .._http.headers import content_length, http_date, malformed
+from .._http.store import service_code
+from .auth import AzureAuth, AzureSettings
+
+__all__ = ["AzureDialect"]
+
+MIB = 1024 * 1024
+_API_VERSION = "2025-01-05"
+_LIST_FROM_VERSION = "2026-02-06"  # the first API version with List Blobs' startFrom
+_MIN_PART = 1 * MIB  # Azure has no minimum block size; this keeps block counts sane
+_MAX_BLOCKS = 50_000
+_METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CODE = re.compile(rb"<Code>([^<]+)</Code>")
+_ATTR_HEADERS = {
+    "content_type": "x-ms-blob-content-type",
+    "content_disposition": "x-ms-blob-content-disposition",
+    "content_encoding": "x-ms-blob-content-encoding",
+    "content_language": "x-ms-blob-content-language",
+    "cache_control": "x-ms-blob-cache-control",
+}
+_RESPONSE_ATTRS = {
+    "content_type": "Content-Type",
+    "content_disposition": "Content-Disposition",
+    "content_encoding": "Content-Encoding",
+    "content_language": "Content-Language",
+    "cache_control": "Cache-Control",
+}
+
+
+class AzureDialect(HttpStore):
+    """The Azure hooks of :class:`HttpStore`; :class:`~objectstorex.AzureStore` adds the options."""
+
+    provider = "azure"
+    codes = ErrorCodes(
+        retry=frozenset(("ServerBusy", "OperationTimedOut", "InternalError")),
+        container_missing=frozenset(("ContainerNotFound",)),
+        not_found=frozenset(("BlobNotFound",)),
+        exists=frozenset(("BlobAlreadyExists",)),
+        unauthenticated=frozenset(
+            (
+                "AuthenticationFailed",
+                "InvalidAuthenticationInfo",
+                "NoAuthenticationInformation",
+                "ExpiredAuthenticationToken",
+            )
+        ),
+        invalid_range=frozenset(("InvalidRange",)),
+        not_supported=frozenset(("FeatureNotSupported", "NotImplemented")),
+    )
+    range_header = "x-ms-range"
+    suffix_ranges = False  # no "bytes=-n": the core reads the size first
+    batch_size = 256  # Blob Batch takes at most 256 sub-requests
+    page_size = 5000  # List Blobs' maximum
+    _block_gone: ClassVar[frozenset[str]] = frozenset(("InvalidBlockList",))
+
+    _settings: AzureSettings
+    _container: str
+    _origin: str  # scheme://host[:port]
+    _base_path: str  # the container's encoded path (with the account on path-style endpoints)
+    _auth: AzureAuth | None
+    _owned_credential: Any
+
+    # ------------------------------------------------------------------------------ addressing, signing
+
+    def _blob_path(self, key: str) -> str:
+        return f"{self._base_path}/{quote(key, safe='/~')}"
+
+    def _url(self, key: str | None, query: Mapping[str, str] | None = None) -> str:
+        url = self._origin + (self._blob_path(key) if key is not None else self._base_path)
+        q = urlencode(query, quote_via=quote, safe="") if query else ""
+        sas = self._settings.sas
+        if sas:
+            q = f"{q}&{sas}" if q else sas
+        return f"{url}?{q}" if q else url
+
+    async def _authorize(self, request: Request) -> None:
+        auth = self._auth
+        assert auth is not None  # set while open
+        # Signed by lower-case name; sent as named (metadata names keep their case). Of two
+        # names differing in case the later wins: the request's own over a default header.
+        names = {k.lower(): k for k in request.headers}
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        headers.setdefault("x-ms-version", _API_VERSION)
+        if request.method == "PUT":
+            # aiohttp sends this on every PUT, body or not; it must be signed as sent.
+            headers.setdefault("content-type", "application/octet-stream")
+        split = urlsplit(request.url)
+        query = dict(parse_qsl(split.query, keep_blank_values=True)) if auth.kind == "key" and split.query else None
+        length = len(request.body) if request.body is not None else 0
+        await auth.headers(request.method, split.path, query, headers, length)
+        request.headers = {names.get(k, k): v for k, v in headers.items()}
+
+    def _error_code(self, answer: Answer) -> str:
+        code = answer.headers.get("x-ms-error-code", "")
+        if not code and answer.body:
+            found = _CODE.search(answer.body)
+            code = found.group(1).decode(errors="replace") if found else ""
+        return code
+
+    # ------------------------------------------------------------------------------ headers
+
+    def _meta(self, path: str, headers: Mapping[str, str]) -> ObjectMeta:
+        size: int | None
+        content_range = headers.get("Content-Range")
+        if content_range is not None:
+            # Only the total is needed here (Azurite answers a start at the size "bytes 10-9/10":
+            # the core's range check then reports InvalidRangeError).
+            total = content_range.rpartition("/")[2]
+            if not total.isdigit():
+                raise malformed("Content-Range", content_range, provider="azure", path=path)
+            size = int(total)
+        else:
+            size = content_length(headers, provider="azure", path=path)
+            if size is None:
+                raise malformed("Content-Length", None, provider="azure", path=path)
+        modified = http_date(headers, "Last-Modified", provider="azure", path=path)
+        return ObjectMeta(path, size, modified, headers.get("ETag"), None)
+
+    def _attributes(self, headers: Mapping[str, str]) -> Attributes:
+        metadata = {k[10:]: v for k, v in headers.items() if k[:10].lower() == "x-ms-meta-"}
+        return Attributes(**{name: headers.get(h) for name, h in _RESPONSE_ATTRS.items()}, metadata=metadata)
+
+    def _write_headers(self, opts: PutOptions, path: str) -> dict[str, str]:
+        """Attributes, metadata, tags and the mode's condition (checked before any I/O)."""
+        headers: dict[str, str] = {}
+        attrs = opts.attributes
+        for name, header in _ATTR_HEADERS.items():
+            value = getattr(attrs, name)
+            if value is not None:
+                headers[header] = value
+        for name, value in attrs.metadata.items():
+            # Azure keeps metadata as HTTP headers: names must be C# identifiers, values ASCII.
+            if not _METADATA_NAME.match(name):
+                raise InvalidArgumentError(
+                    f"Azure metadata names must be identifiers (letters, digits, '_'), got {name!r}",
+                    path=path,
+                    provider="azure",
+                )
+            if not value.isascii() or any(c in value for c in "\r\n"):
+                raise InvalidArgumentError(
+                    f"Azure metadata values must be single-line ASCII (key {name!r})", path=path, provider="azure"
+                )
+            headers[f"x-ms-meta-{name}"] = value
+        if opts.tags:
+            headers["x-ms-tags"] = urlencode(opts.tags, quote_via=quote, safe="")
+        headers.update((k.lower(), v) for k, v in http_put_headers(opts.mode).items())
+        return headers
+
+    # ------------------------------------------------------------------------------ whole writes
+
+    async def _put_request(self, path: str, data: bytes | memoryview, opts: PutOptions) -> Request:
+        headers = self._write_headers(opts, path)
+        headers["x-ms-blob-type"] = "BlockBlob"
+        # The request's Content-Type sets the blob's unless x-ms-blob-content-type does.
+        headers["content-type"] = headers.pop("x-ms-blob-content-type", "application/octet-stream")
+        if opts.mode != "overwrite":
+            # Stored with the blob: what proves a lost answer's write was ours (_landed).
+            headers["content-md5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
+        return Request("PUT", self._url(self._key(path)), headers, data)
+
+    def _put_result(self, answer: Answer) -> PutResult:
+        return PutResult(answer.headers.get("ETag"), None)
+
+    async def _landed(self, path: str, data: bytes | memoryview, request: Request) -> PutResult | None:
+        try:
+            answer = await self._call("put", path, lambda: Request("HEAD", self._url(self._key(path))))
+        except NotFoundError:
+            return None
+        sent = request.headers.get("content-md5")
+        if (
+            sent
+            and answer.headers.get("Content-MD5") == sent
+            and answer.headers.get("Content-Length") == str(len(data))
+        ):
+            return PutResult(answer.headers.get("ETag"), None)
+        return None
+
+    # ------------------------------------------------------------------------------ block uploads
+
+    def _part_size(self, requested: int | None) -> int:
+        return max(requested or 8 * MIB, _MIN_PART)
+
+    async def _begin_upload(self, path: str, key: str, opts: PutOptions) -> Any:
+        headers = self._write_headers(opts, path)  # validated before any block is sent
+        headers["content-type"] = "application/xml"
+        return uuid.uuid4().hex[:16], headers  # block ids are unique to this upload
+
+    async def _upload_part(self, upload: Upload, number: int, offset: int, data: memoryview, last: bool) -> Any:
+        if number > _MAX_BLOCKS:
+            raise InvalidArgumentError(
+                f"the stream needs more than {_MAX_BLOCKS} blocks: raise part_size", path=upload.path, provider="azure"
+            )
+        block_id = base64.b64encode(f"{upload.state[0]}-{number:08d}".encode()).decode()
+        url = self._url(upload.key, {"comp": "block", "blockid": block_id})
+        await self._call(
+            "put_stream", upload.path, lambda: Request("PUT", url, {"content-type": "application/octet-stream"}, data)
+        )
+        return block_id
+
+    def _block_ids(self, upload: Upload) -> list[str]:
+        return [upload.parts[n] for n in sorted(upload.parts)]
+
+    async def _complete_upload(self, upload: Upload) -> PutResult:
+        """Put Block List with the mode's condition; a lost answer is proven by the committed list."""
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><BlockList>'
+            + "".join(f"<Latest>{escape(b)}</Latest>" for b in self._block_ids(upload))
+            + "</BlockList>"
+        ).encode()
+        url = self._url(upload.key, {"comp": "blocklist"})
+        headers: dict[str, str] = upload.state[1]
+
+        def make() -> Request:
+            return Request("PUT", url, dict(headers), body)
+
+        mode = upload.opts.mode
+        if mode == "overwrite":
+            return self._put_result(await self._call("put_stream", upload.path, make))
+        result = await self._reconciled(
+            "put_stream", upload.path, mode, make, lambda: self._committed(upload), gone=self._block_gone
+        )
+        return result if isinstance(result, PutResult) else self._put_result(result)
+
+    async def _committed(self, upload: Upload) -> PutResult | None:
+        """The blob's ETag if its committed blocks are this upload's (ids are unique to it)."""
+        url = self._url(upload.key, {"comp": "blocklist", "blocklisttype": "committed"})
+        try:
+            answer = await self._call("put_stream", upload.path, lambda: Request("GET", url))
+            names = [n.text for n in ET.fromstring(answer.body).iterfind("CommittedBlocks/Block/Name")]
+        except (NotFoundError, ET.ParseError):
+            return None
+        if names != self._block_ids(upload):
+            return None
+        return PutResult((await self._head(upload.path, None)).etag, None)
+
+    async def _abort_upload(self, upload: Upload) -> None:
+        """Discard the staged blocks of a blob that does not exist (best effort).
+
+        Azure has no call for this; deleting the name removes its uncommitted blocks. An existing
+        blob is never touched (its blocks expire after 7 days), and ``If-None-Match: *`` keeps the
+        delete off a blob another writer may have committed meanwhile.
+        """
+        key = upload.key
+        try:
+            await self._once("put_stream", upload.path, Request("HEAD", self._url(key)))
+        except NotFoundError:
+            try:
+                await self._once("put_stream", upload.path, Request("DELETE", self._url(key), {"if-none-match": "*"}))
+            except ObjectStoreError:
+                pass
+        except ObjectStoreError:
+            pass
+
+    # ------------------------------------------------------------------------------ deletes, copies, tags
+
+    async def _delete(self, path: str, cond: UpdateVersion | None) -> None:
+        url = self._url(self._key(path))
+        headers = {"x-ms-delete-snapshots": "include"}
+        if cond is None:
+            await self._delete_idempotent(path, lambda: Request("DELETE", url, dict(headers)))
+            return
+        assert cond.etag is not None  # BaseStore refuses version-only conditions (no versions)
+        headers["if-match"] = quote_etag(cond.etag)
+        await self._call("delete", path, lambda: Request("DELETE", url, dict(headers)), mode=cond)
+
+    async def _delete_batch(self, paths: list[str]) -> list[tuple[int | None, str]] | None:
+        """One Blob Batch request; ``(status, x-ms-error-code)`` per path, by Content-ID."""
+        resources = [self._blob_path(self._key(p)) for p in paths]
+        url = self._url(None, {"restype": "container", "comp": "batch"})
+
+        async def attempt() -> list[tuple[int | None, str]]:
+            boundary = f"batch_{uuid.uuid4()}"
+            body = await self._batch_body(resources, boundary)  # signed anew on each attempt
+            headers = {"content-type": f"multipart/mixed; boundary={boundary}"}
+            answer = await self._once("delete_many", None, Request("POST", url, headers, body))
+            return _batch_statuses(answer.headers.get("Content-Type", ""), answer.body, len(paths))
+
+        return await self._retrying("delete_many", None, attempt)
+
+    async def _batch_body(self, resources: list[str], boundary: str) -> bytes:
+        """A ``multipart/mixed`` body of one ``DELETE`` per blob, each authorized on its own.
+
+        Shared Key signs each sub-request, a SAS rides in its query, a bearer token in its header.
+        """
+        auth = self._auth
+        assert auth is not None
+        sas = self._settings.sas
+        lines: list[str] = []
+        for i, resource in enumerate(resources):
+            headers = {"x-ms-delete-snapshots": "include"}
+            await auth.headers("DELETE", resource, None, headers, 0)
+            lines += [
+                f"--{boundary}",
+                "Content-Type: application/http",
+                "Content-Transfer-Encoding: binary",
+                f"Content-ID: {i}",
+                "",
+                f"DELETE {resource}?{sas} HTTP/1.1" if sas else f"DELETE {resource} HTTP/1.1",
+                *(f"{k}: {v}" for k, v in headers.items()),
+                "Content-Length: 0",
+                "",
+                "",
+            ]
+        lines += [f"--{boundary}--", ""]
+        return "\r\n".join(lines).encode()
+
+    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+        # Copy Blob keeps content settings and metadata but not index tags: read the source's
+        # (this also reports a missing source) and set them on the copy.
+        tags = await self._get_tags(src)
+        source = self._url(self._key(src))  # a SAS in it authorizes the read of the source
+        headers = {"x-ms-copy-source": source}
+        if tags:
+            headers["x-ms-tags"] = urlencode(tags, quote_via=quote, safe="")
+        url = self._url(self._key(dst))
+        operation = "copy" if overwrite else "copy_if_not_exists"
+
+        def make() -> Request:
+            return Request("PUT", url, dict(headers))
+
+        try:
+            if overwrite:
+                answer = await self._call(operation, dst, make)
+            else:
+                headers["if-none-match"] = "*"  # atomic: the service refuses an existing destination
+                result = await self._reconciled(operation, dst, "create", make, lambda: self._copied(dst, source))
+                if isinstance(result, PutResult):
+                    return
+                answer = result
+        except NotFoundError as e:
+            if service_code(e) in self.codes.container_missing:
+                raise
+            raise NotFoundError(f"{operation} {src!r}: source not found", path=src, provider="azure", status=404) from e
+        status = answer.headers.get("x-ms-copy-status", "success")
+        delay = 0.05
+        while status == "pending":  # Azure may copy asynchronously (Azurite copies at once)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            status = (await self._call(operation, dst, lambda: Request("HEAD", url))).headers.get(
+                "x-ms-copy-status", "success"
+            )
+        if status != "success":
+            raise ObjectStoreError(f"{operation} {dst!r}: the copy ended as {status!r}", path=dst, provider="azure")
+
+    async def _copied(self, dst: str, source: str) -> PutResult | None:
+        """Whether ``dst`` is a copy of ``source`` (a lost Copy Blob answer's proof)."""
+        try:
+            answer = await self._call("copy_if_not_exists", dst, lambda: Request("HEAD", self._url(self._key(dst))))
+        except NotFoundError:
+            return None
+        copied_from = answer.headers.get("x-ms-copy-source", "")
+        if copied_from and copied_from.split("?", 1)[0] == source.split("?", 1)[0]:
+            return PutResult(answer.headers.get("ETag"), None)
+        return None
+
+    async def _get_tags(self, path: str) -> dict[str, str]:
+        url = self._url(self._key(path), {"comp": "tags"})
+        answer = await self._call("get_tags", path, lambda: Request("GET", url))
+        if not answer.body.strip():
+            return {}
+        return {t.findtext("Key") or "": t.findtext("Value") or "" for t in ET.fromstring(answer.body).iter("Tag")}
+
+    # ------------------------------------------------------------------------------ listing
+
+    async def _list_page(self, key_prefix: str, *, delimiter: bool, start: str | None, token: str | None) -> ListPage:
+        query = {"restype": "container", "comp": "list", "maxresults": str(self.page_size)}
+        if key_prefix:
+            query["prefix"] = key_prefix
+        if delimiter:
+            query["delimiter"] = "/"
+        if token:
+            query["marker"] = token
+        headers = {}
+        if start is not None:
+            query["startFrom"] = start  # inclusive: the core filters
+            headers["x-ms-version"] = _LIST_FROM_VERSION
+        answer = await self._once("list", key_prefix or None, Request("GET", self._url(None, query), headers))
+        blobs, prefixes, marker = _parse_list_page(answer.body)
+        location = self._location
+        objects = [ObjectMeta(location(name), size, modified, etag, None) for name, size, modified, etag in blobs]
+        return ListPage(objects, prefixes, marker)
+
+    # ------------------------------------------------------------------------------ user-delegation keys
+
+    async def _user_delegation_key(self, start: datetime, expiry: datetime, path: str) -> Any:
+        """Get User Delegation Key, sent like every other request (Timeouts, retries, errors)."""
+        stamp = "%Y-%m-%dT%H:%M:%SZ"
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><KeyInfo>'
+            f"<Start>{start.strftime(stamp)}</Start><Expiry>{expiry.strftime(stamp)}</Expiry></KeyInfo>"
+        ).encode()
+        url = f"{self._origin}{urlsplit(self._settings.endpoint).path}/?restype=service&comp=userdelegationkey"
+        answer = await self._call(
+            "sign", path, lambda: Request("POST", url, {"content-type": "application/xml"}, body, resend=False)
+        )
+        return _delegation_key(answer.body, path)
+
+
+# ------------------------------------------------------------------------------ answers
+
+
+@lru_cache(maxsize=1024)
+def _listing_time(value: str) -> datetime | None:
+    # Cached: the blobs of a page mostly share a few Last-Modified seconds.
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _xml_name(element: ET.Element | None) -> str | None:
+    """A blob or prefix name from a listing (``Encoded="true"``: percent-encoded UTF-8)."""
+    if element is None or element.text is None:
+        return None
+    return unquote(element.text, errors="strict") if element.get("Encoded") == "true" else element.text
+
+
+def _parse_list_page(body: bytes) -> tuple[list[tuple[str, int, datetime, str | None]], list[str], str | None]:
+    """A List Blobs answer: ``(name, size, last_modified, etag)`` per blob, prefixes, NextMarker.
+
+    Raises:
+        ObjectStoreError: the answer is not a listing, or a blob lacks its name, size or date.
+    """
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as e:
+        raise ObjectStoreError("list: the listing answer is not valid XML", provider="azure") from e
+    blobs: list[tuple[str, int, datetime, str | None]] = []
+    for blob in root.iterfind("Blobs/Blob"):
+        name = _xml_name(blob.find("Name"))
+        size = blob.findtext("Properties/Content-Length")
+        modified = _listing_time(blob.findtext("Properties/Last-Modified") or "")
+        if name is None or size is None or not size.isdigit() or modified is None:
+            raise ObjectStoreError(
+                "list: a blob in the listing lacks a valid Name, Content-Length or Last-Modified", provider="azure"
+            )
+        etag = blob.findtext("Properties/Etag")
+        blobs.append((name, int(size), modified, quote_etag(etag) if etag else None))  # listings: unquoted
+    prefixes = [n for n in (_xml_name(p.find("Name")) for p in root.iterfind("Blobs/BlobPrefix")) if n is not None]
+    return blobs, prefixes, root.findtext("NextMarker") or None
+
+
+def _batch_statuses(content_type: str, body: bytes, count: int) -> list[tuple[int | None, str]]:
+    """Per sub-request ``(status, x-ms-error-code)`` of a Blob Batch answer, by Content-ID.
+
+    Raises:
+        ObjectStoreError: the answer is not multipart or does not answer every sub-request (the
+            core then deletes one by one).
+    """
+    found = re.search(r'boundary="?([^";,\s]+)"?', content_type)
+    if found is None:
+        raise ObjectStoreError("delete_many: the batch answer is not multipart/mixed", provider="azure")
+    delimiter = b"--" + found.group(1).encode()
+    results: dict[int, tuple[int | None, str]] = {}
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break  # the closing delimiter
+        # A part: MIME headers, a blank line, then the sub-response (status line, headers, body).
+        mime, _, http = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        status_line, _, rest = http.partition(b"\r\n")
+        fields = status_line.split()
+        content_id = _header_lines(mime).get("content-id", "")
+        if len(fields) < 2 or not fields[1].isdigit() or not content_id.isdigit():
+            raise ObjectStoreError("delete_many: a malformed part in the batch answer", provider="azure")
+        code = _header_lines(rest.partition(b"\r\n\r\n")[0]).get("x-ms-error-code", "")
+        results[int(content_id)] = (int(fields[1]), code)
+    if sorted(results) != list(range(count)):
+        raise ObjectStoreError("delete_many: the batch answer does not match the request", provider="azure")
+    return [results[i] for i in range(count)]
+
+
+def _header_lines(block: bytes) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in block.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if sep:
+            headers[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
+    return headers
+
+
+def _delegation_key(answer: bytes, path: str) -> Any:
+    """The ``UserDelegationKey`` that ``generate_blob_sas`` takes, from the service's XML answer."""
+    from azure.storage.blob import UserDelegationKey
+
+    try:
+        root: ET.Element | None = ET.fromstring(answer)
+    except ET.ParseError:
+        root = None
+    if root is None or not root.findtext("Value"):
+        raise ObjectStoreError("sign: the user-delegation key answer is malformed", path=path, provider="azure")
+    key = UserDelegationKey()  # type: ignore[no-untyped-call]
+    key.signed_oid = root.findtext("SignedOid")
+    key.signed_tid = root.findtext("SignedTid")
+    key.signed_delegated_user_tid = root.findtext("SignedDelegatedUserTid")
+    key.signed_start = root.findtext("SignedStart")
+    key.signed_expiry = root.findtext("SignedExpiry")
+    key.signed_service = root.findtext("SignedService")
+    key.signed_version = root.findtext("SignedVersion")
+    key.value = root.findtext("Value")
+    return key
