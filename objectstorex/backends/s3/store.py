@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
@@ -82,7 +83,7 @@ class S3Store(S3Dialect):
         profile: str | None = None,
         retry: RetryConfig | None = None,
         timeouts: Timeouts | None = None,
-        default_headers: dict[str, str] | None = None,
+        default_headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         if bucket is None:
