@@ -415,7 +415,12 @@ async def test_put_stream_part_failing_once(env: Env, store: osx.BaseStore) -> N
 
 
 async def assert_nothing_left(env: Env, store: osx.BaseStore, key: str) -> None:
-    """No object at ``key`` and no upload of it still pending on the server."""
+    """No object at ``key`` and no upload of it pending on the server, now or after a while: no part
+    upload outlives the call (one arriving after the abort would stage data again)."""
+    returned = time.monotonic()
+    await asyncio.sleep(0.5)
+    late = [(r.method, r.query) for r in env.proxy.seen(where=env.part(key)) if r.at > returned]
+    assert late == [], "part uploads still sent after put_stream returned"
     with pytest.raises(osx.NotFoundError):
         await store.head(key)
     if env.provider == "s3":
