@@ -364,3 +364,26 @@ async def test_a_closed_store_refuses_calls() -> None:
     with pytest.raises(osx.ObjectStoreError, match="closed"):
         await store.get("k")
     assert store.fake.closed
+
+
+async def test_a_failed_part_stops_the_other_parts() -> None:
+    from objectstorex.backends._http.upload import PartUploader
+
+    uploader = PartUploader(3)
+    finished: list[int] = []
+
+    async def slow(n: int) -> None:
+        await asyncio.sleep(0.2)
+        finished.append(n)
+
+    async def fail() -> None:
+        raise RuntimeError("part failed")
+
+    await uploader.submit(lambda: slow(1))
+    await uploader.submit(lambda: slow(2))
+    await uploader.submit(fail)
+    with pytest.raises(RuntimeError):
+        await uploader.wait()
+    await uploader.cancel()
+    await asyncio.sleep(0.3)
+    assert finished == []

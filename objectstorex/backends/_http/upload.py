@@ -118,8 +118,9 @@ class PartUploader:
 
     async def wait(self) -> None:
         """Wait for every upload; the first failure is raised."""
-        tasks, self._tasks = self._tasks, set()
-        await asyncio.gather(*tasks)
+        # The tasks stay registered until all succeeded: after a failure, cancel() stops the rest.
+        await asyncio.gather(*self._tasks)
+        self._tasks.clear()
 
     async def cancel(self) -> None:
         """Cancel every upload in flight and wait for them to end."""
