@@ -400,7 +400,7 @@ async def test_listing_with_offset_under_a_sas(azurite_endpoint: str, container:
 
 
 def test_encoded_names_in_a_listing_are_decoded() -> None:
-    from objectstorex.backends.azure.dialect import _parse_list_page
+    from objectstorex.backends.azure.documents import parse_list_page
 
     body = (
         b'<?xml version="1.0" encoding="utf-8"?><EnumerationResults><Blobs>'
@@ -412,14 +412,14 @@ def test_encoded_names_in_a_listing_are_decoded() -> None:
         b'<BlobPrefix><Name Encoded="true">p%EF%BF%BF/</Name></BlobPrefix>'
         b"</Blobs><NextMarker>m2</NextMarker></EnumerationResults>"
     )
-    blobs, prefixes, marker = _parse_list_page(body)
+    blobs, prefixes, marker = parse_list_page(body)
     assert [(b[0], b[1], b[3]) for b in blobs] == [("a\ufffeb%", 3, '"0x8D1"'), ("plain%41", 0, None)]
     assert blobs[0][2] == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
     assert prefixes == ["p\uffff/"]
     assert marker == "m2"
     no_date = body.replace(b"<Last-Modified>Mon, 30 Nov 2026 10:00:01 GMT</Last-Modified>", b"")
     with pytest.raises(osx.ObjectStoreError, match="Last-Modified"):
-        _parse_list_page(no_date)
+        parse_list_page(no_date)
 
 
 # ------------------------------------------------------------------------------ timeouts

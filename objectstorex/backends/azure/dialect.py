@@ -17,14 +17,10 @@ import base64
 import hashlib
 import re
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from functools import lru_cache
+from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
-from xml.sax.saxutils import escape
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, PutResult
@@ -34,6 +30,15 @@ from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload
 from .._http.headers import content_length, http_date, malformed
 from .._http.store import service_code
 from .auth import AzureAuth, AzureSettings
+from .documents import (
+    batch_body,
+    batch_statuses,
+    block_list,
+    committed_blocks,
+    delegation_key,
+    parse_list_page,
+    parse_tags,
+)
 
 __all__ = ["AzureDialect"]
 
@@ -235,11 +240,7 @@ class AzureDialect(HttpStore):
 
     async def _complete_upload(self, upload: Upload) -> PutResult:
         """Put Block List with the mode's condition; a lost answer is proven by the committed list."""
-        body = (
-            '<?xml version="1.0" encoding="utf-8"?><BlockList>'
-            + "".join(f"<Latest>{escape(b)}</Latest>" for b in self._block_ids(upload))
-            + "</BlockList>"
-        ).encode()
+        body = block_list(self._block_ids(upload))
         url = self._url(upload.key, {"comp": "blocklist"})
         headers: dict[str, str] = upload.state[1]
 
@@ -259,10 +260,9 @@ class AzureDialect(HttpStore):
         url = self._url(upload.key, {"comp": "blocklist", "blocklisttype": "committed"})
         try:
             answer = await self._call("put_stream", upload.path, lambda: Request("GET", url))
-            names = [n.text for n in ET.fromstring(answer.body).iterfind("CommittedBlocks/Block/Name")]
-        except (NotFoundError, ET.ParseError):
+        except NotFoundError:
             return None
-        if names != self._block_ids(upload):
+        if committed_blocks(answer.body) != self._block_ids(upload):
             return None
         return PutResult((await self._head(upload.path, None)).etag, None)
 
@@ -271,18 +271,33 @@ class AzureDialect(HttpStore):
 
         Azure has no call for this; deleting the name removes its uncommitted blocks. An existing
         blob is never touched (its blocks expire after 7 days), and ``If-None-Match: *`` keeps the
-        delete off a blob another writer may have committed meanwhile.
+        delete off a blob another writer may have committed meanwhile. A block whose request was
+        cancelled after its body went out may still land after the delete: the uncommitted list
+        is checked again, a few times, briefly.
         """
-        key = upload.key
-        try:
-            await self._once("put_stream", upload.path, Request("HEAD", self._url(key)))
-        except NotFoundError:
+        url, path = self._url(upload.key), upload.path
+        uncommitted = self._url(upload.key, {"comp": "blocklist", "blocklisttype": "uncommitted"})
+        delay = 0.05
+        for _ in range(5):
             try:
-                await self._once("put_stream", upload.path, Request("DELETE", self._url(key), {"if-none-match": "*"}))
+                await self._once("put_stream", path, Request("HEAD", url))
+                return  # a committed blob: leave it (and the blocks) alone
+            except NotFoundError:
+                pass
+            except ObjectStoreError:
+                return
+            try:
+                await self._once("put_stream", path, Request("DELETE", url, {"if-none-match": "*"}))
             except ObjectStoreError:
                 pass
-        except ObjectStoreError:
-            pass
+            await asyncio.sleep(delay)
+            delay *= 2
+            try:
+                await self._once("put_stream", path, Request("GET", uncommitted))
+            except NotFoundError:
+                return  # nothing staged under the name any more
+            except ObjectStoreError:
+                return
 
     # ------------------------------------------------------------------------------ deletes, copies, tags
 
@@ -306,36 +321,24 @@ class AzureDialect(HttpStore):
             body = await self._batch_body(resources, boundary)  # signed anew on each attempt
             headers = {"content-type": f"multipart/mixed; boundary={boundary}"}
             answer = await self._once("delete_many", None, Request("POST", url, headers, body))
-            return _batch_statuses(answer.headers.get("Content-Type", ""), answer.body, len(paths))
+            return batch_statuses(answer.headers.get("Content-Type", ""), answer.body, len(paths))
 
         return await self._retrying("delete_many", None, attempt)
 
     async def _batch_body(self, resources: list[str], boundary: str) -> bytes:
-        """A ``multipart/mixed`` body of one ``DELETE`` per blob, each authorized on its own.
+        """One ``DELETE`` per blob, each authorized on its own.
 
         Shared Key signs each sub-request, a SAS rides in its query, a bearer token in its header.
         """
         auth = self._auth
         assert auth is not None
         sas = self._settings.sas
-        lines: list[str] = []
-        for i, resource in enumerate(resources):
+        subrequests: list[tuple[str, dict[str, str]]] = []
+        for resource in resources:
             headers = {"x-ms-delete-snapshots": "include"}
             await auth.headers("DELETE", resource, None, headers, 0)
-            lines += [
-                f"--{boundary}",
-                "Content-Type: application/http",
-                "Content-Transfer-Encoding: binary",
-                f"Content-ID: {i}",
-                "",
-                f"DELETE {resource}?{sas} HTTP/1.1" if sas else f"DELETE {resource} HTTP/1.1",
-                *(f"{k}: {v}" for k, v in headers.items()),
-                "Content-Length: 0",
-                "",
-                "",
-            ]
-        lines += [f"--{boundary}--", ""]
-        return "\r\n".join(lines).encode()
+            subrequests.append((f"{resource}?{sas}" if sas else resource, headers))
+        return batch_body(subrequests, boundary)
 
     async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
         # Copy Blob keeps content settings and metadata but not index tags: read the source's
@@ -388,10 +391,7 @@ class AzureDialect(HttpStore):
 
     async def _get_tags(self, path: str) -> dict[str, str]:
         url = self._url(self._key(path), {"comp": "tags"})
-        answer = await self._call("get_tags", path, lambda: Request("GET", url))
-        if not answer.body.strip():
-            return {}
-        return {t.findtext("Key") or "": t.findtext("Value") or "" for t in ET.fromstring(answer.body).iter("Tag")}
+        return parse_tags((await self._call("get_tags", path, lambda: Request("GET", url))).body, path)
 
     # ------------------------------------------------------------------------------ listing
 
@@ -408,7 +408,7 @@ class AzureDialect(HttpStore):
             query["startFrom"] = start  # inclusive: the core filters
             headers["x-ms-version"] = _LIST_FROM_VERSION
         answer = await self._once("list", key_prefix or None, Request("GET", self._url(None, query), headers))
-        blobs, prefixes, marker = _parse_list_page(answer.body)
+        blobs, prefixes, marker = parse_list_page(answer.body)
         location = self._location
         objects = [ObjectMeta(location(name), size, modified, etag, None) for name, size, modified, etag in blobs]
         return ListPage(objects, prefixes, marker)
@@ -426,108 +426,4 @@ class AzureDialect(HttpStore):
         answer = await self._call(
             "sign", path, lambda: Request("POST", url, {"content-type": "application/xml"}, body, resend=False)
         )
-        return _delegation_key(answer.body, path)
-
-
-# ------------------------------------------------------------------------------ answers
-
-
-@lru_cache(maxsize=1024)
-def _listing_time(value: str) -> datetime | None:
-    # Cached: the blobs of a page mostly share a few Last-Modified seconds.
-    try:
-        return parsedate_to_datetime(value).astimezone(UTC)
-    except (TypeError, ValueError):
-        return None
-
-
-def _xml_name(element: ET.Element | None) -> str | None:
-    """A blob or prefix name from a listing (``Encoded="true"``: percent-encoded UTF-8)."""
-    if element is None or element.text is None:
-        return None
-    return unquote(element.text, errors="strict") if element.get("Encoded") == "true" else element.text
-
-
-def _parse_list_page(body: bytes) -> tuple[list[tuple[str, int, datetime, str | None]], list[str], str | None]:
-    """A List Blobs answer: ``(name, size, last_modified, etag)`` per blob, prefixes, NextMarker.
-
-    Raises:
-        ObjectStoreError: the answer is not a listing, or a blob lacks its name, size or date.
-    """
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as e:
-        raise ObjectStoreError("list: the listing answer is not valid XML", provider="azure") from e
-    blobs: list[tuple[str, int, datetime, str | None]] = []
-    for blob in root.iterfind("Blobs/Blob"):
-        name = _xml_name(blob.find("Name"))
-        size = blob.findtext("Properties/Content-Length")
-        modified = _listing_time(blob.findtext("Properties/Last-Modified") or "")
-        if name is None or size is None or not size.isdigit() or modified is None:
-            raise ObjectStoreError(
-                "list: a blob in the listing lacks a valid Name, Content-Length or Last-Modified", provider="azure"
-            )
-        etag = blob.findtext("Properties/Etag")
-        blobs.append((name, int(size), modified, quote_etag(etag) if etag else None))  # listings: unquoted
-    prefixes = [n for n in (_xml_name(p.find("Name")) for p in root.iterfind("Blobs/BlobPrefix")) if n is not None]
-    return blobs, prefixes, root.findtext("NextMarker") or None
-
-
-def _batch_statuses(content_type: str, body: bytes, count: int) -> list[tuple[int | None, str]]:
-    """Per sub-request ``(status, x-ms-error-code)`` of a Blob Batch answer, by Content-ID.
-
-    Raises:
-        ObjectStoreError: the answer is not multipart or does not answer every sub-request (the
-            core then deletes one by one).
-    """
-    found = re.search(r'boundary="?([^";,\s]+)"?', content_type)
-    if found is None:
-        raise ObjectStoreError("delete_many: the batch answer is not multipart/mixed", provider="azure")
-    delimiter = b"--" + found.group(1).encode()
-    results: dict[int, tuple[int | None, str]] = {}
-    for part in body.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break  # the closing delimiter
-        # A part: MIME headers, a blank line, then the sub-response (status line, headers, body).
-        mime, _, http = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
-        status_line, _, rest = http.partition(b"\r\n")
-        fields = status_line.split()
-        content_id = _header_lines(mime).get("content-id", "")
-        if len(fields) < 2 or not fields[1].isdigit() or not content_id.isdigit():
-            raise ObjectStoreError("delete_many: a malformed part in the batch answer", provider="azure")
-        code = _header_lines(rest.partition(b"\r\n\r\n")[0]).get("x-ms-error-code", "")
-        results[int(content_id)] = (int(fields[1]), code)
-    if sorted(results) != list(range(count)):
-        raise ObjectStoreError("delete_many: the batch answer does not match the request", provider="azure")
-    return [results[i] for i in range(count)]
-
-
-def _header_lines(block: bytes) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for line in block.split(b"\r\n"):
-        name, sep, value = line.partition(b":")
-        if sep:
-            headers[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
-    return headers
-
-
-def _delegation_key(answer: bytes, path: str) -> Any:
-    """The ``UserDelegationKey`` that ``generate_blob_sas`` takes, from the service's XML answer."""
-    from azure.storage.blob import UserDelegationKey
-
-    try:
-        root: ET.Element | None = ET.fromstring(answer)
-    except ET.ParseError:
-        root = None
-    if root is None or not root.findtext("Value"):
-        raise ObjectStoreError("sign: the user-delegation key answer is malformed", path=path, provider="azure")
-    key = UserDelegationKey()  # type: ignore[no-untyped-call]
-    key.signed_oid = root.findtext("SignedOid")
-    key.signed_tid = root.findtext("SignedTid")
-    key.signed_delegated_user_tid = root.findtext("SignedDelegatedUserTid")
-    key.signed_start = root.findtext("SignedStart")
-    key.signed_expiry = root.findtext("SignedExpiry")
-    key.signed_service = root.findtext("SignedService")
-    key.signed_version = root.findtext("SignedVersion")
-    key.value = root.findtext("Value")
-    return key
+        return delegation_key(answer.body, path)
