@@ -66,7 +66,8 @@ class ErrorCodes:
         invalid_range: a range the object cannot satisfy.
         not_supported: the endpoint does not implement the call.
         misconfigured: the store's configuration is wrong (S3: wrong region).
-        bad_version: with a ``version=`` read, codes meaning "no such version".
+        bad_version: with a ``version=`` read, 400 codes meaning "no such version" (a 400 without a
+            code, as S3 answers a HEAD, counts too).
     """
 
     retry: frozenset[str] = frozenset()
@@ -126,7 +127,11 @@ def error_for(
         return err(PreconditionError, f"precondition failed{detail}")
     if status == 416 or code in codes.invalid_range:
         return err(InvalidRangeError, "range not satisfiable")
-    if status == 404 or code in codes.not_found or (version and code in codes.bad_version):
+    if (
+        status == 404
+        or code in codes.not_found
+        or (version and status == 400 and (not code or code in codes.bad_version))
+    ):
         return err(NotFoundError, f"not found{detail}")
     if code in codes.exists:
         return err(AlreadyExistsError, f"the object already exists{detail}")

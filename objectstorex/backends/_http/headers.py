@@ -56,8 +56,9 @@ def object_size(headers: Mapping[str, str], *, provider: str, path: str | None) 
     """The whole object's size from a read or HEAD answer (a ranged answer's total, else its length)."""
     if "Content-Range" in headers:
         total = content_range(headers, provider=provider, path=path)[2]
-        if total is not None:
-            return total
+        if total is None:  # "bytes a-b/*": the object's size is not known from this answer
+            raise malformed("Content-Range", headers["Content-Range"], provider=provider, path=path)
+        return total
     length = content_length(headers, provider=provider, path=path)
     if length is None:
         raise malformed("Content-Length", None, provider=provider, path=path)

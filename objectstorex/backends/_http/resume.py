@@ -51,35 +51,46 @@ async def resuming_body(
     try:
         while position < end:
             want = min(chunk_size, (start if position < start else end) - position)
-            try:
-                block = await response.content.read(want)
-                if not block:
-                    raise _EndedEarly(f"the body ended at byte {position} of {end}")
-            except TRANSPORT_ERRORS as e:
-                response.close()
-                resumes += 1
-                if reopen is None or resumes > retry.max_retries:
-                    raise lost(e, position) from e
-                await asyncio.sleep(retry.backoff(resumes - 1))
-                position = max(position, start)
-                response = await reopen(position)
-                continue
-            if position < start:  # the server ignored the range: skip to the start
+            block, failure = await _read_up_to(response, want, position, end)
+            if position < start:  # the server ignored the range: reads stop at `start`, skip them
                 position += len(block)
-                if position > start:
-                    block = block[len(block) - (position - start) :]
-                    position = start
-                else:
-                    continue
-            if position + len(block) > end:
-                block = block[: end - position]
-            position += len(block)
-            yield block
+            elif block:
+                position += len(block)
+                yield block
+            if failure is None:
+                continue
+            # What arrived was handed out: resume from the first byte not received.
+            response.close()
+            resumes += 1
+            if reopen is None or resumes > retry.max_retries:
+                raise lost(failure, position) from failure
+            await asyncio.sleep(retry.backoff(resumes - 1))
+            position = max(position, start)
+            response = await reopen(position)
     finally:
         if position < end:
             response.close()  # abandoned early: drop the connection rather than drain it
         else:
             response.release()
+
+
+async def _read_up_to(response: Response, want: int, position: int, end: int) -> tuple[bytes, BaseException | None]:
+    """Read ``want`` bytes (fewer only at a failure): the bytes received, and the failure if any."""
+    blocks: list[bytes] = []
+    got = 0
+    failure: BaseException | None = None
+    while got < want:
+        try:
+            block = await response.content.read(want - got)
+        except TRANSPORT_ERRORS as e:
+            failure = e
+            break
+        if not block:
+            failure = _EndedEarly(f"the body ended at byte {position + got} of {end}")
+            break
+        blocks.append(block)
+        got += len(block)
+    return (blocks[0] if len(blocks) == 1 else b"".join(blocks)), failure
 
 
 async def to_eof(

@@ -17,7 +17,7 @@ import builtins
 import warnings
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
 
 from ..._config import after_retries, network_options, retry_call
@@ -461,6 +461,7 @@ class HttpStore(KeyPrefix, BaseStore):
         proves: Callable[[], Awaitable[PutResult | None]],
         *,
         gone: frozenset[str] = frozenset(),
+        ok: tuple[int, ...] = (),
     ) -> Answer | PutResult:
         """A conditional write whose lost answer is told apart from a real conflict.
 
@@ -476,7 +477,7 @@ class HttpStore(KeyPrefix, BaseStore):
             request = make()
             request.resend = False
             try:
-                return await self._once(operation, path, request, mode=mode)
+                return await self._once(operation, path, request, mode=mode, ok=ok)
             except ObjectStoreError as e:
                 if e.retryable and (e.status is None or e.status >= 500):
                     maybe_landed = True
@@ -600,6 +601,8 @@ class HttpStore(KeyPrefix, BaseStore):
 
         response, meta, data, planned = await self._retrying("get", path, attempt)
         data = self._decode(response.headers, data, path)
+        if response.status == 200 and content_length(response.headers, provider=self.provider, path=path) is None:
+            meta = replace(meta, size=len(data))  # a chunked answer: its size is what arrived
         if planned.range is not None and self._span(response, path) is None:
             # A server that ignored the range: apply it here.
             start, end = planned.range.resolve(len(data), path=path, provider=self.provider)
@@ -839,7 +842,5 @@ def service_code(error: BaseException) -> str:
 
 
 def _copy_request(request: Request) -> Request:
-    """A fresh copy of a request for another attempt (signing mutates headers)."""
-    return Request(
-        request.method, request.url, dict(request.headers), request.body, request.resend, request.read_bufsize
-    )
+    """A fresh copy of a request for another attempt (kept for dialects; see :meth:`Request.copy`)."""
+    return request.copy()

@@ -60,6 +60,10 @@ class Request:
     resend: bool = True
     read_bufsize: int | None = None
 
+    def copy(self) -> Request:
+        """A fresh copy for another attempt (signing mutates the headers)."""
+        return Request(self.method, self.url, dict(self.headers), self.body, self.resend, self.read_bufsize)
+
 
 class BodyReader(Protocol):
     """The streaming side of a response body."""
@@ -188,6 +192,7 @@ class AiohttpTransport:
             data=data,
             read_bufsize=request.read_bufsize,
             middlewares=None if request.resend else _NO_RESEND,
+            allow_redirects=False,  # no storage API redirects a data request (GCS's 308 means "resume incomplete")
         )
         return response
 
