@@ -19,7 +19,7 @@ from objectstorex.backends.azure import AzureStore
 from objectstorex.backends.azure.auth import AZURITE_ACCOUNT, AZURITE_KEY
 from tests.emulators._servers import CuttingProxy, free_port
 from tests.emulators.azure import create_container, make_store, sdk_client
-from tests.emulators.faults import FaultProxy
+from tests.emulators.faults import Fault, FaultProxy
 
 WRONG_KEY = base64.b64encode(b"not the azurite key, but a valid base64 one" * 2).decode()
 _ENV = (
@@ -213,6 +213,29 @@ async def test_default_headers_are_sent_and_signed(azurite_endpoint: str, contai
         None,
         "bytes=1-2",
     ]
+
+
+async def test_lost_answers_with_odd_names_are_reconciled(azurite_endpoint: str, container: str) -> None:
+    src, dst, big = "from/sp ace+ü%41.txt", "to/d€st #1.txt", "big/ü b.bin"
+    async with FaultProxy(azurite_endpoint) as proxy:
+        async with make_store(f"{proxy.url}/{AZURITE_ACCOUNT}", container, prefix="p fx") as store:
+            lost_put = proxy.inject(Fault.lost(), where=lambda r: r.method == "PUT" and not r.params)
+            await store.put(src, b"source", mode="create", tags={"k": "v w"})
+            copy = proxy.inject(Fault.lost(), where=lambda r: "x-ms-copy-source" in r.headers)
+            await store.copy_if_not_exists(src, dst)
+            commit = proxy.inject(Fault.lost(), where=lambda r: r.params.get("comp") == "blocklist")
+            data = random.randbytes(2 * 1024 * 1024 + 5)
+            await store.put_stream(big, [data], part_size=1024 * 1024, mode="create")
+            assert (lost_put.injected, copy.injected, commit.injected) == (1, 1, 1)
+            assert await store.get(dst) == b"source"
+            assert await store.get_tags(dst) == {"k": "v w"}
+            assert await store.get(big) == data
+            # Someone else's object is not taken for ours.
+            proxy.inject(Fault.lost(), where=lambda r: "x-ms-copy-source" in r.headers)
+            await store.put("to/theirs", b"theirs")
+            with pytest.raises(osx.AlreadyExistsError):
+                await store.copy_if_not_exists(src, "to/theirs")
+            assert await store.get("to/theirs") == b"theirs"
 
 
 # ------------------------------------------------------------------------------ blocks

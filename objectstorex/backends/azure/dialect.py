@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, PutResult
@@ -385,7 +385,8 @@ class AzureDialect(HttpStore):
         except NotFoundError:
             return None
         copied_from = answer.headers.get("x-ms-copy-source", "")
-        if copied_from and copied_from.split("?", 1)[0] == source.split("?", 1)[0]:
+        # Compared by decoded path: the service may re-encode the URL and drops a SAS from it.
+        if copied_from and unquote(urlsplit(copied_from).path) == unquote(urlsplit(source).path):
             return PutResult(answer.headers.get("ETag"), None)
         return None
 
