@@ -1,7 +1,7 @@
 """Azure Blob credentials: resolving options and environment, and authorizing raw requests.
 
-The store's hot path (put, get, head, delete, blocks, copy) sends its own HTTP requests, so
-this module authorizes them the three ways Azure Storage accepts:
+Every request of the store is plain REST (no SDK client), authorized here the three ways
+Azure Storage accepts:
 
 * an account key signs each request with Shared Key (HMAC-SHA256 of the canonical request,
   https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key);
