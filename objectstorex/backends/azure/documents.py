@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from functools import lru_cache
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
 from ...errors import ObjectStoreError
 from ...preconditions import quote_etag
+from .._http.headers import http_date
 
 __all__ = [
     "batch_body",
@@ -30,20 +29,16 @@ __all__ = [
 ]
 
 
-@lru_cache(maxsize=1024)
-def _listing_time(value: str) -> datetime | None:
-    # Cached: the blobs of a page mostly share a few Last-Modified seconds.
-    try:
-        return parsedate_to_datetime(value).astimezone(UTC)
-    except (TypeError, ValueError):
-        return None
-
-
 def _xml_name(element: ET.Element | None) -> str | None:
     """A blob or prefix name from a listing (``Encoded="true"``: percent-encoded UTF-8)."""
     if element is None or element.text is None:
         return None
-    return unquote(element.text, errors="strict") if element.get("Encoded") == "true" else element.text
+    if element.get("Encoded") != "true":
+        return element.text
+    try:
+        return unquote(element.text, errors="strict")
+    except UnicodeDecodeError:
+        return None
 
 
 def parse_list_page(body: bytes) -> tuple[list[tuple[str, int, datetime, str | None]], list[str], str | None]:
@@ -60,11 +55,14 @@ def parse_list_page(body: bytes) -> tuple[list[tuple[str, int, datetime, str | N
     for blob in root.iterfind("Blobs/Blob"):
         name = _xml_name(blob.find("Name"))
         size = blob.findtext("Properties/Content-Length")
-        modified = _listing_time(blob.findtext("Properties/Last-Modified") or "")
-        if name is None or size is None or not size.isdigit() or modified is None:
-            raise ObjectStoreError(
-                "list: a blob in the listing lacks a valid Name, Content-Length or Last-Modified", provider="azure"
-            )
+        if name is None or size is None or not size.isdigit():
+            raise ObjectStoreError("list: a blob in the listing lacks a valid Name or Content-Length", provider="azure")
+        modified = http_date(
+            {"Last-Modified": blob.findtext("Properties/Last-Modified") or ""},
+            "Last-Modified",
+            provider="azure",
+            path=name,
+        )
         etag = blob.findtext("Properties/Etag")
         blobs.append((name, int(size), modified, quote_etag(etag) if etag else None))  # listings: unquoted
     prefixes = [n for n in (_xml_name(p.find("Name")) for p in root.iterfind("Blobs/BlobPrefix")) if n is not None]
