@@ -82,6 +82,8 @@ class Gateway:
         before_metadata: run before forwarding a metadata GET (e.g. a racing write).
         token_status: what the ``/token`` OAuth endpoint answers.
         persist_half: store only half of the next resumable chunk (a short 308).
+        persist_half_final: store only half of the last chunk of the next resumable upload (a 308
+            where the upload should have ended).
         metadata_changed: object names whose metadata answers show a metadata-only change as
             GCS does (a new ETag and metageneration, the same generation).
         truncate_final: cut the next final answer of a resumable upload in half.
@@ -99,6 +101,7 @@ class Gateway:
         self.token_status = 200
         self.tokens_issued = 0
         self.persist_half = False
+        self.persist_half_final = False
         self.metadata_changed: set[str] = set()
         self.truncate_final = False
         self.answer_status_as_gcs = False
@@ -177,13 +180,16 @@ class Gateway:
 
     async def session_put(self, request: web.Request, body: bytes) -> web.Response:
         upload_id = request.query["upload_id"]
+        finished = not request.headers.get("Content-Range", "").endswith("/*")
+        if finished and body and self.persist_half_final:
+            self.persist_half_final = False
+            return await self.half_chunk(request, body)
         resp = await self.forward("PUT", request.raw_path, request.headers, body)
         if not body and request.headers.get("Content-Range", "").startswith("bytes */"):
             self.status_queries.append(resp.status)
             if resp.status == 404 and self.answer_status_as_gcs and upload_id in self._finished:
                 return web.Response(body=self._finished[upload_id], content_type="application/json")
             return resp
-        finished = not request.headers.get("Content-Range", "").endswith("/*")
         if finished and self.truncate_final and resp.status in (200, 201) and isinstance(resp.body, bytes):
             self.truncate_final = False
             self._finished[upload_id] = resp.body
@@ -193,7 +199,7 @@ class Gateway:
         return resp
 
     async def half_chunk(self, request: web.Request, body: bytes) -> web.Response:
-        """Persist only the first half of a non-final chunk, as GCS may (308 with a shorter Range)."""
+        """Persist only the first half of a chunk, as GCS may (308 with a shorter Range)."""
         self.persist_half = False
         first = request.headers["Content-Range"].removeprefix("bytes ").partition("-")[0]
         half = len(body) // 2
@@ -563,6 +569,23 @@ async def test_resumable_upload_resends_what_was_not_persisted(gateway: Gateway,
     assert await gw_store.get("half.bin") == data
     spans = [h["Content-Range"] for m, p, h in gateway.requests if m == "PUT" and "upload_id" in p]
     assert spans[:2] == ["bytes 0-262143/*", "bytes 131072-262143/*"]  # the unpersisted half, again
+
+
+async def test_resumable_upload_resends_what_the_last_chunk_did_not_persist(
+    gateway: Gateway, gw_store: osx.BaseStore
+) -> None:
+    data = random.randbytes(600 * 1024)
+    gateway.persist_half_final = True
+    res = await gw_store.put_stream("last.bin", [data], part_size=256 * 1024)
+    spans = [h["Content-Range"] for m, p, h in gateway.requests if m == "PUT" and "upload_id" in p]
+    assert spans == [
+        "bytes 0-262143/*",
+        "bytes 262144-524287/*",
+        "bytes 524288-614399/614400",  # half persisted: 308
+        "bytes 569344-614399/614400",  # the rest, again with the total
+    ]
+    assert await gw_store.get("last.bin") == data
+    assert res.version == (await gw_store.head("last.bin")).version
 
 
 async def test_failed_resumable_upload_is_cancelled(gateway: Gateway, gw_store: osx.BaseStore) -> None:

@@ -32,16 +32,12 @@ from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from yarl import URL
-
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, PutResult
 from ...errors import InvalidArgumentError, NotFoundError, ObjectStoreError, PreconditionError, TransportError
 from ...preconditions import PutMode, UpdateVersion, normalize_etag
-from .._http import AiohttpTransport, Answer, ErrorCodes, HttpStore, ListPage, Request, Response, Upload
+from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload
 from .._http.headers import content_length, http_date, malformed, rfc3339
-from .._http.store import _copy_request as _fresh  # core request 5: a public way to copy a Request
-from .._http.transport import _NO_RESEND, _payload  # WORKAROUND core request 2 (see _NoRedirects)
 from .auth import AccessTokens, GCSSettings
 
 __all__ = ["GCSDialect", "parse_batch_response"]
@@ -131,7 +127,6 @@ class GCSDialect(HttpStore):
         self._batch_path = f"/storage/v1/b/{b}/o"
         self._tokens = AccessTokens(settings, (self._timeouts.connect, self._timeouts.read))
         self._batch_supported = True
-        self._use_transport(lambda: _NoRedirects(self._timeouts, session_headers=self.session_headers))
 
     # ------------------------------------------------------------------------------ addressing, auth
 
@@ -412,9 +407,7 @@ class GCSDialect(HttpStore):
         sent = stalls = 0
         while True:
             request = self._chunk_request(session, offset + sent, data[sent:], None)
-            answer = await self._call(
-                "put_stream", upload.path, partial(_fresh, request), mode=upload.opts.mode, ok=(308,)
-            )
+            answer = await self._call("put_stream", upload.path, request.copy, mode=upload.opts.mode, ok=(308,))
             if answer.status != 308:
                 raise ObjectStoreError("put_stream: GCS finished the upload early", path=upload.path, provider="gcs")
             done = self._persisted(answer.headers)
@@ -436,22 +429,19 @@ class GCSDialect(HttpStore):
         sent = stalls = 0
         while True:
             request = self._chunk_request(session, offset + sent, data[sent:], total)
-            try:
-                answer = await self._reconciled(
-                    "put_stream", path, mode, partial(_fresh, request), proves, gone=_SESSION_GONE
-                )
-            except ObjectStoreError as e:
-                if e.status != 308:  # (a 308 is an error to the core: the session lacks bytes)
-                    raise
-                answer = None
+            answer = await self._reconciled(
+                "put_stream", path, mode, request.copy, proves, gone=_SESSION_GONE, ok=(308,)
+            )
             if isinstance(answer, PutResult):
                 return answer  # a lost answer, proven ours
-            item = _object_resource(answer.body) if answer is not None else None
-            if item is not None:
-                return self._result(item)
-            # A truncated or garbled answer (or a 308): ask the session, as Google's clients do.
-            status = await self._session_status(upload, total)
-            if isinstance(status, Answer):
+            status: PutResult | Answer | None = answer
+            if answer.status != 308:
+                item = _object_resource(answer.body)
+                if item is not None:
+                    return self._result(item)
+                # A truncated or garbled answer: ask the session, as Google's clients do.
+                status = await self._session_status(upload, total)
+            if isinstance(status, Answer):  # 308: the session lacks bytes; resend them
                 done = self._persisted(status.headers)
                 stalls = self._progress(upload, done, offset + sent, stalls)
                 sent = done - offset
@@ -600,29 +590,6 @@ class GCSDialect(HttpStore):
             [str(p) for p in prefixes],
             str(next_token) if next_token else None,
         )
-
-
-class _NoRedirects(AiohttpTransport):
-    """WORKAROUND core request 2 (/tmp/core_requests.md): never follow a redirect.
-
-    GCS answers a non-final resumable chunk with 308 (Resume Incomplete), which aiohttp takes
-    for a redirect and cannot follow with a body sent in slices. Delete once the core's
-    transport passes ``allow_redirects=False`` itself.
-    """
-
-    async def send(self, request: Request) -> Response:
-        headers = request.headers
-        data = None if request.body is None else _payload(request.body, headers)
-        response: Response = await self.session.request(
-            request.method,
-            URL(request.url, encoded=True),
-            headers=headers,
-            data=data,
-            read_bufsize=request.read_bufsize,
-            middlewares=None if request.resend else _NO_RESEND,
-            allow_redirects=False,
-        )
-        return response
 
 
 _STATUS_LINE = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")
