@@ -83,7 +83,7 @@ def _query(url: str, query: Mapping[str, str] | None) -> str:
 
 def _md5(data: bytes | memoryview) -> str:
     """GCS's ``md5Hash`` form: the base64 of the MD5 digest."""
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
 
 @dataclass(slots=True)
@@ -93,7 +93,7 @@ class _Session:
     url: str
     content_type: str
     stale: str | None  # the generation a CAS replaces: an object still at it is not our write
-    md5: Any = field(default_factory=hashlib.md5)
+    md5: Any = field(default_factory=partial(hashlib.md5, usedforsecurity=False))  # a checksum (FIPS-safe)
     result: PutResult | None = None
 
 
