@@ -28,9 +28,11 @@ from aiohttp import web
 import objectstorex as osx
 from objectstorex.backends.gcs.auth import signed_url
 from objectstorex.backends.gcs.dialect import parse_batch_response
-from tests.emulators._servers import CuttingProxy, free_port
+from tests.emulators._servers import free_port
+from tests.emulators.faults import Fault, FaultProxy
 from tests.emulators.gcs import TEST_KEY_FILE, create_bucket, make_store, raw, upload
 
+MIB = 1024 * 1024
 KEY: dict[str, Any] = json.loads(TEST_KEY_FILE.read_text(encoding="utf-8"))
 PRIVATE_MARK = KEY["private_key"].splitlines()[1][:24]  # a piece of the private key: must never leak
 
@@ -701,58 +703,52 @@ def test_batch_answer_is_matched_by_content_id() -> None:
 
 
 async def test_get_stream_resumes_pinned_to_the_generation(fake_gcs_endpoint: str, bucket: str) -> None:
-    proxy = CuttingProxy(int(fake_gcs_endpoint.rsplit(":", 1)[1]))
-    proxied = f"http://127.0.0.1:{await proxy.start()}"
-    data = random.randbytes(4 * 1024 * 1024)
-    try:
-        async with make_store(proxied, bucket) as store:
-            await store.put("big", data)
-            proxy.arm(1024 * 1024)
-            got = bytearray()
-            async with store.get_stream("big", chunk_size=256 * 1024) as stream:
-                async for chunk in stream:
-                    got += chunk
-            assert proxy.cuts == 1
-            assert bytes(got) == data  # resumed from the byte received, nothing lost or doubled
+    data = random.randbytes(4 * MIB)
+    media = {"alt": "media"}
+    async with FaultProxy(fake_gcs_endpoint) as proxy, make_store(proxy.url, bucket) as store:
+        put = await store.put("big", data)
+        cut = proxy.inject(Fault.reset(MIB), method="GET", params=media)
+        got = bytearray()
+        async with store.get_stream("big", chunk_size=256 * 1024) as stream:
+            async for chunk in stream:
+                got += chunk
+        assert cut.injected == 1
+        assert bytes(got) == data  # nothing lost or doubled
+        resumed = proxy.seen(method="GET", params=media)[-1]
+        assert resumed.headers["range"] == f"bytes={MIB}-{4 * MIB - 1}"  # from the byte received
+        assert resumed.params["generation"] == put.version
 
-            # The object is replaced before the cut: the old generation's rest is read (the
-            # bucket keeps versions) -- never the new object's bytes spliced in.
-            proxy.arm(1024 * 1024)
-            got.clear()
-            async with store.get_stream("big", chunk_size=256 * 1024) as stream:
-                async for chunk in stream:
-                    if not got:
-                        await store.put("big", random.randbytes(len(data)))
-                    got.extend(chunk)
-            assert proxy.cuts == 2
-            assert bytes(got) == data
-    finally:
-        await proxy.close()
+        # The object is replaced before the cut: the old generation's rest is read (the
+        # bucket keeps versions) -- never the new object's bytes spliced in.
+        cut = proxy.inject(Fault.reset(MIB), method="GET", params=media)
+        got.clear()
+        async with store.get_stream("big", chunk_size=256 * 1024) as stream:
+            async for chunk in stream:
+                if not got:
+                    await store.put("big", random.randbytes(len(data)))
+                got.extend(chunk)
+        assert cut.injected == 1
+        assert bytes(got) == data
 
 
 async def test_get_stream_refuses_a_gone_generation(fake_gcs_endpoint: str) -> None:
     unversioned = f"t-{uuid.uuid4().hex[:20]}"
     create_bucket(fake_gcs_endpoint, unversioned, versioned=False)
-    proxy = CuttingProxy(int(fake_gcs_endpoint.rsplit(":", 1)[1]))
-    proxied = f"http://127.0.0.1:{await proxy.start()}"
-    data = random.randbytes(4 * 1024 * 1024)
-    try:
-        async with make_store(proxied, unversioned) as store:
-            await store.put("big", data)
-            proxy.arm(1024 * 1024)
-            got = bytearray()
+    data = random.randbytes(4 * MIB)
+    async with FaultProxy(fake_gcs_endpoint) as proxy, make_store(proxy.url, unversioned) as store:
+        await store.put("big", data)
+        cut = proxy.inject(Fault.reset(MIB), method="GET", params={"alt": "media"})
+        got = bytearray()
 
-            async def read_while_overwriting() -> None:
-                async with store.get_stream("big", chunk_size=256 * 1024) as stream:
-                    async for chunk in stream:
-                        if not got:
-                            await store.put("big", random.randbytes(len(data)))
-                        got.extend(chunk)
+        async def read_while_overwriting() -> None:
+            async with store.get_stream("big", chunk_size=256 * 1024) as stream:
+                async for chunk in stream:
+                    if not got:
+                        await store.put("big", random.randbytes(len(data)))
+                    got.extend(chunk)
 
-            with pytest.raises(osx.PreconditionError):
-                await read_while_overwriting()
-            assert proxy.cuts == 1
-            assert len(got) < len(data)
-            assert bytes(got) == data[: len(got)]
-    finally:
-        await proxy.close()
+        with pytest.raises(osx.PreconditionError):
+            await read_while_overwriting()
+        assert cut.injected == 1
+        assert len(got) == MIB  # what arrived before the cut, and nothing of the new object
+        assert bytes(got) == data[:MIB]
