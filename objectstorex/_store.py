@@ -460,8 +460,7 @@ class BaseStore(ABC):
             InvalidArgumentError: wrong data type, unknown mode or option (before any I/O).
             NotSupportedError: tags or an attribute the provider does not keep (before any I/O).
         """
-        if not self._live:
-            await self._ensure_open()
+        self._check_not_closed()  # the store opens only once the input is known good: bad input costs no I/O
         path = self._path(path)
         body = self._data(data, path)
         if (
@@ -476,6 +475,8 @@ class BaseStore(ABC):
                 and cache_control is None
             )
         ):
+            if not self._live:
+                await self._ensure_open()
             return await self._put(path, body, _PLAIN_PUT)
         opts = self._put_options(
             path,
@@ -490,6 +491,8 @@ class BaseStore(ABC):
                 "tags": tags,
             },
         )
+        if not self._live:
+            await self._ensure_open()
         return await self._put(path, body, opts)
 
     async def put_stream(
@@ -523,8 +526,7 @@ class BaseStore(ABC):
 
         An exception raised by ``stream`` is re-raised unchanged after the upload is aborted.
         """
-        if not self._live:
-            await self._ensure_open()
+        self._check_not_closed()
         path = self._path(path)
         for name, v in (("part_size", part_size), ("max_concurrency", max_concurrency)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
@@ -542,6 +544,8 @@ class BaseStore(ABC):
                 provider=self.provider,
             )
         opts = self._put_options(path, mode, attributes)
+        if not self._live:
+            await self._ensure_open()
         return await self._put_stream(path, self._chunks(stream, path), opts, part_size, max_concurrency)
 
     async def _chunks(self, stream: ByteStream, path: str) -> AsyncIterator[bytes]:
@@ -622,10 +626,11 @@ class BaseStore(ABC):
             PreconditionError: a read condition failed.
             InvalidRangeError: a malformed or unsatisfiable range.
         """
-        if not self._live:
-            await self._ensure_open()
+        self._check_not_closed()
         path = self._path(path)
         opts = self._get_options(path, if_match, if_none_match, if_modified_since, if_unmodified_since, range, version)
+        if not self._live:
+            await self._ensure_open()
         return await self._get(path, opts)
 
     def get_stream(
@@ -688,8 +693,7 @@ class BaseStore(ABC):
             NotFoundError: no such object.
             InvalidRangeError: any range malformed or unsatisfiable.
         """
-        if not self._live:
-            await self._ensure_open()
+        self._check_not_closed()
         path = self._path(path)
         if isinstance(ranges, (str, bytes)) or not isinstance(ranges, Iterable):
             raise InvalidArgumentError(
@@ -698,6 +702,8 @@ class BaseStore(ABC):
         parsed = [parse_range(r, path=path, provider=self.provider) for r in ranges]
         if not parsed:
             return []
+        if not self._live:
+            await self._ensure_open()
         return await self._get_ranges(path, parsed)
 
     async def head(self, path: str, *, version: str | None = None) -> ObjectMeta:
@@ -706,9 +712,10 @@ class BaseStore(ABC):
         Raises:
             NotFoundError: no such object.
         """
+        self._check_not_closed()
+        path = self._path(path)
         if not self._live:
             await self._ensure_open()
-        path = self._path(path)
         return await self._head(path, self._version(version, path))
 
     async def delete(self, path: str, *, if_match: str | UpdateVersion | None = None) -> None:
@@ -722,8 +729,7 @@ class BaseStore(ABC):
             PreconditionError: ``if_match`` given and the object changed or is missing.
             NotSupportedError: ``if_match`` where ``capabilities.delete_if_match`` is false.
         """
-        if not self._live:
-            await self._ensure_open()
+        self._check_not_closed()
         path = self._path(path)
         cond: UpdateVersion | None = None
         if if_match is not None:
@@ -745,6 +751,8 @@ class BaseStore(ABC):
                 raise NotSupportedError(
                     f"the {self.provider} store has no versions; pass the etag", path=path, provider=self.provider
                 )
+        if not self._live:
+            await self._ensure_open()
         await self._delete(path, cond)
 
     async def delete_many(self, paths: Iterable[str]) -> None:
@@ -756,8 +764,7 @@ class BaseStore(ABC):
             InvalidPathError: any path is invalid (before anything is deleted).
             BulkDeleteError: some deletes failed; ``.errors`` maps each path to its error.
         """
-        if not self._live:
-            await self._ensure_open()
+        self._check_not_closed()
         if isinstance(paths, (str, bytes)):
             raise InvalidArgumentError(
                 "delete_many takes an iterable of paths, not a single str", provider=self.provider
@@ -765,6 +772,8 @@ class BaseStore(ABC):
         checked = list(dict.fromkeys(self._path(p) for p in paths))
         if not checked:
             return
+        if not self._live:
+            await self._ensure_open()
         errors = await self._delete_many(checked)
         if errors:
             raise BulkDeleteError(errors, provider=self.provider)
@@ -776,11 +785,12 @@ class BaseStore(ABC):
             NotFoundError: no such object.
             NotSupportedError: the provider has no tags.
         """
-        if not self._live:
-            await self._ensure_open()
+        self._check_not_closed()
         path = self._path(path)
         if not self.capabilities.tags:
             raise NotSupportedError(f"the {self.provider} store has no object tags", path=path, provider=self.provider)
+        if not self._live:
+            await self._ensure_open()
         return await self._get_tags(path)
 
     def list(self, prefix: str | None = None, *, offset: str | None = None) -> AsyncIterator[ObjectMeta]:
@@ -814,9 +824,10 @@ class BaseStore(ABC):
         Raises:
             InvalidPathError: a bad prefix.
         """
+        self._check_not_closed()
+        norm = validate_prefix(prefix, provider=self.provider)
         if not self._live:
             await self._ensure_open()
-        norm = validate_prefix(prefix, provider=self.provider)
         return await self._list_with_delimiter(norm)
 
     async def copy(self, src: str, dst: str) -> None:
@@ -825,9 +836,11 @@ class BaseStore(ABC):
         Raises:
             NotFoundError: ``src`` does not exist.
         """
+        self._check_not_closed()
+        src, dst = self._path(src), self._path(dst)
         if not self._live:
             await self._ensure_open()
-        await self._copy(self._path(src), self._path(dst), overwrite=True)
+        await self._copy(src, dst, overwrite=True)
 
     async def rename(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst``, overwriting ``dst``.
@@ -835,9 +848,11 @@ class BaseStore(ABC):
         Raises:
             NotFoundError: ``src`` does not exist.
         """
+        self._check_not_closed()
+        src, dst = self._path(src), self._path(dst)
         if not self._live:
             await self._ensure_open()
-        await self._rename(self._path(src), self._path(dst), overwrite=True)
+        await self._rename(src, dst, overwrite=True)
 
     async def copy_if_not_exists(self, src: str, dst: str) -> None:
         """Copy ``src`` to ``dst`` atomically, unless ``dst`` exists.
@@ -847,10 +862,11 @@ class BaseStore(ABC):
             AlreadyExistsError: ``dst`` exists.
             NotSupportedError: the provider cannot do it atomically.
         """
-        if not self._live:
-            await self._ensure_open()
+        self._check_not_closed()
         src, dst = self._path(src), self._path(dst)
         self._need_copy_if_not_exists(dst)
+        if not self._live:
+            await self._ensure_open()
         await self._copy(src, dst, overwrite=False)
 
     async def rename_if_not_exists(self, src: str, dst: str) -> None:
@@ -861,10 +877,11 @@ class BaseStore(ABC):
             AlreadyExistsError: ``dst`` exists.
             NotSupportedError: the provider cannot do it atomically.
         """
-        if not self._live:
-            await self._ensure_open()
+        self._check_not_closed()
         src, dst = self._path(src), self._path(dst)
         self._need_copy_if_not_exists(dst)
+        if not self._live:
+            await self._ensure_open()
         await self._rename(src, dst, overwrite=False)
 
     def _need_copy_if_not_exists(self, dst: str) -> None:

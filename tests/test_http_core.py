@@ -387,3 +387,30 @@ async def test_a_failed_part_stops_the_other_parts() -> None:
     await uploader.cancel()
     await asyncio.sleep(0.3)
     assert finished == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.put("/bad", b"x"),
+        lambda s: s.put("k", "text"),
+        lambda s: s.put_stream("k", b"not an iterable of chunks"),
+        lambda s: s.get_object("a//b"),
+        lambda s: s.get("k", range=(5, 2)),
+        lambda s: s.head(".."),
+        lambda s: s.delete("k/"),
+        lambda s: s.delete_many(["ok", "bad/"]),
+        lambda s: s.get_ranges("k", [(3, 1)]),
+        lambda s: s.copy("a", "/b"),
+        lambda s: s.rename_if_not_exists("a", "b\n"),
+        lambda s: s.list_with_delimiter("p/"),
+    ],
+)
+async def test_bad_input_never_opens_the_store(call: object) -> None:
+    opened: list[bool] = []
+    store = ToyStore(FakeTransport())
+    store._use_transport(lambda: opened.append(True) or store.fake)  # type: ignore[func-returns-value]
+    with pytest.raises(osx.ObjectStoreError):
+        await call(store)  # type: ignore[operator]
+    assert opened == []
+    await store.close()
