@@ -25,8 +25,7 @@ from ..._types import Attributes, ObjectMeta, PutResult
 from ...errors import NotFoundError, NotSupportedError, ObjectStoreError, PreconditionError
 from ...preconditions import PutMode, UpdateVersion, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload, gather_or_cancel
-from .._http.headers import content_range, http_date, malformed, object_size
-from .._http.store import _copy_request as _fresh  # core request: a public way to copy a Request
+from .._http.headers import http_date, object_size
 from .._http.store import service_code
 from .auth import EMPTY_SHA256, S3Credentials, encode_key, encode_query, sign_headers
 from .documents import (
@@ -163,22 +162,6 @@ class S3Dialect(HttpStore):
     def _error_code(self, answer: Answer) -> str:
         return error_code(answer.body)
 
-    def _error(
-        self,
-        operation: str,
-        path: str | None,
-        status: int | None,
-        code: str,
-        *,
-        mode: PutMode | None = None,
-        version: bool = False,
-    ) -> ObjectStoreError:
-        # A HEAD naming a version S3 refuses gets a 400 without a body (so without a code).
-        # LOCAL WORKAROUND (core request "bad_version"): the table cannot tell that 400 from others.
-        if version and status == 400 and not code:
-            code = "InvalidArgument"
-        return super()._error(operation, path, status, code, mode=mode, version=version)
-
     async def _once(
         self,
         operation: str,
@@ -213,16 +196,10 @@ class S3Dialect(HttpStore):
             raise ObjectStoreError(f"{operation}: S3 sent a malformed answer: {e}", path=path, provider="s3") from e
 
     def _meta(self, path: str, headers: Mapping[str, str]) -> ObjectMeta:
-        if "Content-Range" in headers and content_range(headers, provider="s3", path=path)[2] is None:
-            # LOCAL WORKAROUND (core request "object_size"): an unknown total ("bytes 0-3/*") is
-            # not the object's size; object_size would return the range's length.
-            raise malformed("Content-Range", headers["Content-Range"], provider="s3", path=path)
-        if "Content-Length" in headers or "Content-Range" in headers:
-            size = object_size(headers, provider="s3", path=path)
-        else:
-            # LOCAL WORKAROUND (core request "chunked"): a chunked whole answer (some S3-compatible
-            # gateways) has no length header; its size is unknown here, as before the port.
-            size = 0
+        # A chunked whole answer (some S3-compatible gateways) has no length header: the core
+        # sizes it by the body it reads.
+        has_size = "Content-Length" in headers or "Content-Range" in headers
+        size = object_size(headers, provider="s3", path=path) if has_size else 0
         modified = http_date(headers, "Last-Modified", provider="s3", path=path)
         return ObjectMeta(path, size, modified, headers.get("ETag"), headers.get("x-amz-version-id"))
 
@@ -500,11 +477,9 @@ class S3Dialect(HttpStore):
             # UploadPartCopy needs a non-empty range: an empty object is a (conditional) put.
             request = await self._put_request(dst, b"", PutOptions(mode, self._attributes(r.headers), tags))
             if create:
-                await self._reconciled(
-                    "copy", dst, mode, lambda: _fresh(request), lambda: self._landed(dst, b"", request)
-                )
+                await self._reconciled("copy", dst, mode, request.copy, lambda: self._landed(dst, b"", request))
             else:
-                await self._call("copy", dst, lambda: _fresh(request))
+                await self._call("copy", dst, request.copy)
             return
         upload_id = await self._create_upload(dst, key, headers, "copy")
         try:
