@@ -715,7 +715,10 @@ async def test_get_stream_resumes_pinned_to_the_generation(fake_gcs_endpoint: st
         assert cut.injected == 1
         assert bytes(got) == data  # nothing lost or doubled
         resumed = proxy.seen(method="GET", params=media)[-1]
-        assert resumed.headers["range"] == f"bytes={MIB}-{4 * MIB - 1}"  # from the byte received
+        # From the byte received (a reset may drop what the client had not read yet: <= 1 MiB).
+        start, _, end = resumed.headers["range"].removeprefix("bytes=").partition("-")
+        assert 0 < int(start) <= MIB
+        assert int(end) == 4 * MIB - 1
         assert resumed.params["generation"] == put.version
 
         # The object is replaced before the cut: the old generation's rest is read (the
@@ -750,5 +753,5 @@ async def test_get_stream_refuses_a_gone_generation(fake_gcs_endpoint: str) -> N
         with pytest.raises(osx.PreconditionError):
             await read_while_overwriting()
         assert cut.injected == 1
-        assert len(got) == MIB  # what arrived before the cut, and nothing of the new object
-        assert bytes(got) == data[:MIB]
+        assert 0 < len(got) <= MIB  # what arrived before the cut (a reset may drop unread bytes)
+        assert bytes(got) == data[: len(got)]  # and nothing of the new object
