@@ -59,7 +59,7 @@ class FakeResponse:
         self.released = self.closed = False
 
     async def read(self) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             block = await self.content.read(1 << 20)
             if not block:

@@ -11,6 +11,7 @@ import gc
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 
 import aiohttp
 import pytest
@@ -41,7 +42,7 @@ class ToyStore(HttpStore):
     def __init__(self, transport: FakeTransport, **options: object) -> None:
         super().__init__()
         options.setdefault("retry", FAST)
-        self._init_http(prefix=None, retry=options.pop("retry"), timeouts=None, **options)  # type: ignore[arg-type]
+        self._init_http(prefix=None, retry=options.pop("retry"), timeouts=None, **options)
         self.fake = transport
         self._use_transport(lambda: transport)
         self.parts_in_flight = 0
@@ -119,7 +120,7 @@ class ToyStore(HttpStore):
         raise AssertionError("not used")
 
 
-def time_zero() -> object:
+def time_zero() -> datetime:
     from datetime import UTC, datetime
 
     return datetime(2025, 1, 1, tzinfo=UTC)
@@ -146,7 +147,7 @@ def time_zero() -> object:
         (400, "NoSuchKey", None, osx.NotFoundError),
     ],
 )
-async def test_status_table(status: int, code: str, mode: object, expected: type[Exception]) -> None:
+async def test_status_table(status: int, code: str, mode: object, expected: type[osx.ObjectStoreError]) -> None:
     store = ToyStore(FakeTransport(Scripted(status, {}, code.encode())))
     async with store:
         call = store.get("k") if mode is None else store.put("k", b"x", mode=mode)  # type: ignore[arg-type]
@@ -319,7 +320,7 @@ async def test_put_stream_copies_memoryview_chunks_once() -> None:
         gc.collect()
         tracemalloc.start()
         try:
-            await store.put_stream("k", chunks(), part_size=1024 * 1024, max_concurrency=1)  # type: ignore[arg-type]
+            await store.put_stream("k", chunks(), part_size=1024 * 1024, max_concurrency=1)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
