@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ import pytest
 import objectstorex as osx
 from objectstorex import testing as ost
 from objectstorex.backends.s3 import S3Store
+from tests.emulators.faults import Fault, FaultProxy
 from tests.emulators.s3 import KEYS, boto_client, create_bucket, make_store
 
 MIB = 1024 * 1024
@@ -279,210 +279,6 @@ async def test_s3rver_refuses_a_wrong_secret(s3rver_endpoint: str) -> None:
     assert "not-the-secret" not in str(err.value)
 
 
-# ------------------------------------------------------------------------------------------
-# Lost responses and dropped connections, injected by an HTTP proxy in front of moto.
-
-
-class FaultyProxy:
-    """Forwards to moto; can drop the response of the next matching request, or cut a body."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.drop: list[tuple[str, str]] = []  # (method, query fragment): respond with nothing
-        # (method, query fragment, status, body): answer this instead of forwarding
-        self.canned: list[tuple[str, str, int, bytes]] = []
-        self.cut_after: int | None = None  # cut the next GET body after this many bytes
-        self.chunked = False  # answer GETs with chunked transfer encoding (no Content-Length)
-        self.rewrite: dict[str, str | None] = {}  # answer headers to replace (None: remove) on GET/HEAD
-        self.seen: list[str] = []
-        self.headers: list[dict[str, str]] = []  # the request headers, in the order of seen
-        self.runner: Any = None
-
-    async def start(self) -> str:
-        from aiohttp import web
-
-        app = web.Application(client_max_size=64 * MIB)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.session = aiohttp.ClientSession(auto_decompress=False)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    async def close(self) -> None:
-        await self.session.close()
-        await self.runner.cleanup()
-
-    async def handle(self, request: Any) -> Any:
-        from aiohttp import web
-
-        body = await request.read()
-        self.seen.append(f"{request.method} {request.query_string}")
-        self.headers.append({k.lower(): v for k, v in request.headers.items()})
-        for canned in self.canned:
-            if canned[0] == request.method and canned[1] in request.query_string:
-                self.canned.remove(canned)
-                return web.Response(status=canned[2], body=canned[3], content_type="application/xml")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        url = self.upstream + request.rel_url.raw_path_qs
-        # A BytesIO: aiohttp warns (ResourceWarning) about large raw bytes bodies.
-        sent = io.BytesIO(body) if body else None
-        async with self.session.request(request.method, url, headers=headers, data=sent) as up:
-            data = await up.read()
-            rule = next((r for r in self.drop if r[0] == request.method and r[1] in request.query_string), None)
-            if rule is not None:
-                self.drop.remove(rule)
-                request.transport.close()  # the request was done upstream; its answer is lost
-                return web.Response(status=500)
-            out = web.StreamResponse(status=up.status, headers=up.headers)
-            if request.method in ("GET", "HEAD"):
-                for name, value in self.rewrite.items():
-                    out.headers.popall(name, None)
-                    if value is not None:
-                        out.headers[name] = value
-            if self.chunked and request.method == "GET":
-                del out.headers["Content-Length"]
-                out.enable_chunked_encoding()
-            if request.method == "GET" and self.cut_after is not None and len(data) > self.cut_after:
-                cut, self.cut_after = self.cut_after, None
-                await out.prepare(request)
-                await out.write(data[:cut])
-                request.transport.close()
-                return out
-            await out.prepare(request)
-            await out.write(data)
-            await out.write_eof()
-            return out
-
-
-@pytest.fixture
-async def proxied(moto_endpoint: str, bucket: str) -> AsyncIterator[tuple[FaultyProxy, osx.BaseStore]]:
-    proxy = FaultyProxy(moto_endpoint)
-    url = await proxy.start()
-    retry = osx.RetryConfig(max_retries=3, initial_backoff=0.01, max_backoff=0.05)
-    try:
-        async with make_store(url, bucket, retry=retry) as store:
-            yield proxy, store
-    finally:
-        await proxy.close()
-
-
-async def test_lost_create_response_is_reconciled(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
-    proxy, store = proxied
-    proxy.drop.append(("PUT", ""))
-    res = await store.put("created", b"mine", mode="create")  # landed, answer lost, retry got 412
-    assert proxy.seen.count("PUT ") == 2
-    assert res.etag == (await store.head("created")).etag
-    # Someone else's object is not mistaken for ours: same lost answer, different bytes.
-    proxy.drop.append(("PUT", ""))
-    with pytest.raises(osx.AlreadyExistsError):
-        await store.put("created", b"not mine", mode="create")
-    assert await store.get("created") == b"mine"
-
-
-async def test_lost_cas_response_is_reconciled(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
-    proxy, store = proxied
-    first = await store.put("cas", b"v1")
-    proxy.drop.append(("PUT", ""))
-    res = await store.put("cas", b"v2", mode=osx.UpdateVersion.of(first))
-    assert await store.get("cas") == b"v2"
-    assert res.etag == (await store.head("cas")).etag
-    with pytest.raises(osx.PreconditionError):
-        await store.put("cas", b"v3", mode=osx.UpdateVersion.of(first))
-
-
-async def test_lost_copy_if_not_exists_of_an_empty_object_is_reconciled(
-    proxied: tuple[FaultyProxy, osx.BaseStore],
-) -> None:
-    # An empty source is copied by a conditional PUT (UploadPartCopy needs a non-empty range).
-    proxy, store = proxied
-    await store.put("empty", b"", content_type="text/plain")
-    proxy.drop.append(("PUT", ""))
-    await store.copy_if_not_exists("empty", "empty-copy")
-    assert proxy.seen.count("PUT ") == 3  # the source, then the copy twice: landed, answer lost, retried
-    assert (await store.get_object("empty-copy")).attributes.content_type == "text/plain"
-    with pytest.raises(osx.AlreadyExistsError):
-        await store.copy_if_not_exists("empty", "empty-copy")
-
-
-async def test_lost_conditional_delete_response_is_reconciled(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
-    proxy, store = proxied
-    first = await store.put("del", b"v1")
-    proxy.drop.append(("DELETE", ""))
-    await store.delete("del", if_match=first.etag)  # landed, answer lost, the retry found it gone
-    assert proxy.seen.count("DELETE ") == 2
-    with pytest.raises(osx.NotFoundError):
-        await store.head("del")
-    # A changed object is still a conflict.
-    await store.put("del", b"v2")
-    with pytest.raises(osx.PreconditionError):
-        await store.delete("del", if_match=first.etag)
-
-
-async def test_default_headers_are_sent_and_signed(proxied: tuple[FaultyProxy, osx.BaseStore], bucket: str) -> None:
-    proxy, _ = proxied
-    async with make_store(proxy.url, bucket, default_headers={"x-amz-request-payer": "requester"}) as store:
-        await store.put("dh", b"x")
-        assert await store.get("dh") == b"x"
-    for headers in proxy.headers[-2:]:
-        assert headers["x-amz-request-payer"] == "requester"
-        assert "x-amz-request-payer" in headers["authorization"].partition("SignedHeaders=")[2].split(",")[0]
-    with pytest.raises(osx.InvalidConfigError):
-        make_store(proxy.url, bucket, default_headers={"Authorization": "mine"})
-
-
-async def test_lost_multipart_completion_is_reconciled(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
-    proxy, store = proxied
-    proxy.drop.append(("POST", "uploadId="))
-    res = await store.put_stream("mp", [b"a" * MIB] * 6, part_size=5 * MIB, mode="create")
-    assert [s for s in proxy.seen if s.startswith("POST uploadId=")].__len__() == 2
-    assert res.etag == (await store.head("mp")).etag
-    assert (await store.head("mp")).size == 6 * MIB
-
-
-async def test_stream_resumes_after_a_dropped_connection(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
-    proxy, store = proxied
-    data = bytes(range(256)) * (12 * 1024)  # 3 MiB
-    await store.put("big", data)
-    proxy.cut_after = MIB + 17
-    async with store.get_stream("big", chunk_size=256 * 1024) as stream:
-        got = b"".join([chunk async for chunk in stream])
-    assert got == data
-    # The resume asked for the rest only (pinned to the version on this versioned bucket).
-    assert [s for s in proxy.seen if s.startswith("GET")] == [
-        "GET ",
-        f"GET versionId={(await store.head('big')).version}",
-    ]
-    # The object changes before the resume: on this versioned bucket the resume reads on the
-    # version it started with; on an unversioned one it raises. Never two states mixed.
-    first = await store.head("big")
-    assert await _read_while_overwritten(proxy, store, data) == data
-    assert (await store.head("big")).version != first.version
-    plain = f"s3p-{uuid.uuid4().hex[:16]}"
-    await create_bucket(proxy.upstream, plain)
-    async with make_store(proxy.url, plain, retry=osx.RetryConfig(max_retries=3, initial_backoff=0.01)) as unversioned:
-        await unversioned.put("big", data)
-        with pytest.raises(osx.PreconditionError) as err:
-            await _read_while_overwritten(proxy, unversioned, data)
-    assert "cannot resume" in str(err.value)
-
-
-async def _read_while_overwritten(proxy: FaultyProxy, store: osx.BaseStore, data: bytes) -> bytes:
-    """Read ``big`` through a connection cut at 1 MiB, overwriting it after the first chunk."""
-    proxy.cut_after = MIB
-    received = bytearray()
-    async with store.get_stream("big", chunk_size=256 * 1024) as stream:
-        async for chunk in stream:
-            if not received:
-                await store.put("big", data[::-1])
-            received.extend(chunk)
-            assert bytes(received) == data[: len(received)]
-    return bytes(received)
-
-
 async def test_credential_chain_env_and_profile_sign_correctly(
     s3rver_endpoint: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -529,36 +325,131 @@ async def test_non_ascii_and_spaced_attributes_round_trip(store: osx.BaseStore) 
         await store.head("bad-meta")
 
 
+# ------------------------------------------------------------------------------------------
+# S3's own answers, injected by the shared fault proxy in front of moto (tests/emulators/faults.py).
+# Lost answers of put/CAS/put_stream/copy, resumes and retries are in tests/test_faults.py.
+
+RETRY = osx.RetryConfig(max_retries=3, initial_backoff=0.01, max_backoff=0.05)
+XML = {"Content-Type": "application/xml"}
+LM = "Wed, 01 Jan 2025 00:00:00 GMT"
+
+
+@pytest.fixture
+async def proxied(moto_endpoint: str, bucket: str) -> AsyncIterator[tuple[FaultProxy, osx.BaseStore]]:
+    async with FaultProxy(moto_endpoint) as proxy, make_store(proxy.url, bucket, retry=RETRY) as store:
+        yield proxy, store
+
+
 def _error(code: str) -> bytes:
     return f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>m</Message></Error>".encode()
 
 
-async def test_transient_answers_are_retried(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+async def test_lost_copy_if_not_exists_of_an_empty_object_is_reconciled(
+    proxied: tuple[FaultProxy, osx.BaseStore], bucket: str
+) -> None:
+    # An empty source is copied by a conditional PUT (UploadPartCopy needs a non-empty range).
     proxy, store = proxied
-    await store.put("k", b"v")
-    proxy.canned += [("GET", "", 503, _error("SlowDown")), ("GET", "", 500, _error("InternalError"))]
-    assert await store.get("k") == b"v"
-    assert proxy.seen[-3:] == ["GET ", "GET ", "GET "]
-    # S3's 409 to concurrent conditional writes is retried too, not reported as a conflict.
-    proxy.canned.append(("PUT", "", 409, _error("ConditionalRequestConflict")))
+    await store.put("empty", b"", content_type="text/plain")
+    rule = proxy.inject(Fault.lost(), method="PUT", path=f"/{bucket}/empty-copy")
+    await store.copy_if_not_exists("empty", "empty-copy")
+    assert rule.injected == 1
+    assert len(proxy.seen(method="PUT", path=f"/{bucket}/empty-copy")) == 2  # landed, answer lost, retried
+    assert (await store.get_object("empty-copy")).attributes.content_type == "text/plain"
+    with pytest.raises(osx.AlreadyExistsError):
+        await store.copy_if_not_exists("empty", "empty-copy")
+
+
+async def test_lost_conditional_delete_response_is_reconciled(
+    proxied: tuple[FaultProxy, osx.BaseStore], bucket: str
+) -> None:
+    proxy, store = proxied
+    first = await store.put("del", b"v1")
+    rule = proxy.inject(Fault.lost(), method="DELETE", path=f"/{bucket}/del")
+    await store.delete("del", if_match=first.etag)  # landed, answer lost, the retry found it gone
+    assert rule.injected == 1
+    assert len(proxy.seen(method="DELETE", path=f"/{bucket}/del")) == 2
+    with pytest.raises(osx.NotFoundError):
+        await store.head("del")
+    # A changed object is still a conflict.
+    await store.put("del", b"v2")
+    with pytest.raises(osx.PreconditionError):
+        await store.delete("del", if_match=first.etag)
+
+
+async def test_default_headers_are_sent_and_signed(proxied: tuple[FaultProxy, osx.BaseStore], bucket: str) -> None:
+    proxy, _ = proxied
+    async with make_store(proxy.url, bucket, default_headers={"x-amz-request-payer": "requester"}) as store:
+        await store.put("dh", b"x")
+        assert await store.get("dh") == b"x"
+    sent = proxy.seen(path=f"/{bucket}/dh")
+    assert [r.method for r in sent] == ["PUT", "GET"]
+    for r in sent:
+        assert r.headers["x-amz-request-payer"] == "requester"
+        assert "x-amz-request-payer" in r.headers["authorization"].partition("SignedHeaders=")[2].split(",")[0]
+    with pytest.raises(osx.InvalidConfigError):
+        make_store(proxy.url, bucket, default_headers={"Authorization": "mine"})
+
+
+async def test_stream_resume_is_pinned_to_the_version_or_refused(
+    proxied: tuple[FaultProxy, osx.BaseStore], moto_endpoint: str, bucket: str
+) -> None:
+    # The object changes before the resume: on this versioned bucket the resume reads on the
+    # version it started with; on an unversioned one it raises. Never two states mixed.
+    proxy, store = proxied
+    data = bytes(range(256)) * (12 * 1024)  # 3 MiB
+    first = await store.put("big", data)
+    assert await _read_while_overwritten(proxy, store, data, f"/{bucket}/big") == data
+    resumed = proxy.seen(method="GET", path=f"/{bucket}/big")[1]
+    assert resumed.params["versionId"] == first.version
+    # From the first byte not yet handed out (aiohttp drops what it buffered once the body fails).
+    start, _, end = resumed.headers["range"].removeprefix("bytes=").partition("-")
+    assert 256 * 1024 <= int(start) <= MIB
+    assert int(end) == len(data) - 1
+    plain = f"s3p-{uuid.uuid4().hex[:16]}"
+    await create_bucket(moto_endpoint, plain)
+    async with make_store(proxy.url, plain, retry=RETRY) as unversioned:
+        await unversioned.put("big", data)
+        with pytest.raises(osx.PreconditionError) as err:
+            await _read_while_overwritten(proxy, unversioned, data, f"/{plain}/big")
+    assert "cannot resume" in str(err.value)
+
+
+async def _read_while_overwritten(proxy: FaultProxy, store: osx.BaseStore, data: bytes, path: str) -> bytes:
+    """Read ``big`` through a connection cut at 1 MiB, overwriting it after the first chunk."""
+    proxy.inject(Fault.truncate(after=MIB), method="GET", path=path)
+    received = bytearray()
+    async with store.get_stream("big", chunk_size=256 * 1024) as stream:
+        async for chunk in stream:
+            if not received:
+                await store.put("big", data[::-1])
+            received.extend(chunk)
+            assert bytes(received) == data[: len(received)]
+    return bytes(received)
+
+
+async def test_s3_retry_answers(proxied: tuple[FaultProxy, osx.BaseStore], bucket: str) -> None:
+    proxy, store = proxied
+    # S3's 409 to concurrent conditional writes is retried, not reported as a conflict...
+    conflict = Fault.answer(409, body=_error("ConditionalRequestConflict"), headers=XML)
+    rule = proxy.inject(conflict, method="PUT", path=f"/{bucket}/fresh")
     await store.put("fresh", b"x", mode="create")
-    # CompleteMultipartUpload may fail inside a 200 answer: retried like a 500.
-    proxy.canned.append(("POST", "uploadId=", 200, _error("InternalError")))
-    await store.put_stream("mp", [b"a" * MIB] * 6, part_size=5 * MIB)
-    assert (await store.head("mp")).size == 6 * MIB
-    # What persists past the retry budget is a TransportError carrying the status.
-    proxy.canned += [("GET", "", 503, _error("SlowDown"))] * 4
-    with pytest.raises(osx.TransportError) as err:
-        await store.get("k")
-    assert err.value.status == 503
-    assert err.value.provider == "s3"
-    # A conflict that persists means another conditional write won: the mode decides the error.
-    proxy.canned += [("PUT", "", 409, _error("ConditionalRequestConflict"))] * 4
+    assert rule.injected == 1
+    assert await store.get("fresh") == b"x"
+    # ...and when it persists, another conditional write won: the mode decides the error.
+    rule = proxy.inject(conflict, method="PUT", path=f"/{bucket}/other", times=None)
     with pytest.raises(osx.AlreadyExistsError):
         await store.put("other", b"x", mode="create")
+    assert rule.injected == 1 + RETRY.max_retries
+    # CompleteMultipartUpload may fail inside a 200 answer: retried like a 500.
+    rule = proxy.inject(
+        Fault.answer(200, body=_error("InternalError"), headers=XML), method="POST", params={"uploadId": None}
+    )
+    await store.put_stream("mp", [b"a" * MIB] * 6, part_size=5 * MIB)
+    assert rule.injected == 1
+    assert (await store.head("mp")).size == 6 * MIB
 
 
-async def test_delete_many_reports_per_key_errors(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+async def test_delete_many_reports_per_key_errors(proxied: tuple[FaultProxy, osx.BaseStore]) -> None:
     proxy, store = proxied
     answer = (
         b'<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
@@ -567,24 +458,26 @@ async def test_delete_many_reports_per_key_errors(proxied: tuple[FaultyProxy, os
         b"<Error><Key>busy &amp; odd</Key><Code>InternalError</Code><Message>later</Message></Error>"
         b"</DeleteResult>"
     )
-    proxy.canned.append(("POST", "delete", 200, answer))
+    rule = proxy.inject(Fault.answer(200, body=answer, headers=XML), method="POST", params={"delete": None})
     with pytest.raises(osx.BulkDeleteError) as err:
         await store.delete_many(["ok", "locked", "gone", "busy & odd"])
+    assert rule.injected == 1
     assert set(err.value.errors) == {"locked", "busy & odd"}
     assert isinstance(err.value.errors["locked"], osx.PermissionDeniedError)
     assert err.value.errors["busy & odd"].path == "busy & odd"
 
 
-async def test_chunked_answers_are_read_whole(proxied: tuple[FaultyProxy, osx.BaseStore]) -> None:
+async def test_chunked_answers_are_read_whole(proxied: tuple[FaultProxy, osx.BaseStore], bucket: str) -> None:
     proxy, store = proxied
     data = bytes(range(256)) * 4096
     await store.put("chunked", data)
-    proxy.chunked = True
+    rule = proxy.inject(Fault.chunked(), method="GET", path=f"/{bucket}/chunked", times=2)
     got = await store.get_object("chunked")
     assert got.data == data
     assert got.meta.size == len(data)  # sized by what arrived, never a made-up 0
     async with store.get_stream("chunked", chunk_size=64 * 1024) as stream:
         assert b"".join([c async for c in stream]) == data
+    assert rule.injected == 2
 
 
 @pytest.mark.parametrize(
@@ -598,12 +491,18 @@ async def test_chunked_answers_are_read_whole(proxied: tuple[FaultyProxy, osx.Ba
     ],
 )
 async def test_malformed_headers_are_errors_naming_them(
-    proxied: tuple[FaultyProxy, osx.BaseStore], header: str, value: str | None, ranged: bool
+    proxied: tuple[FaultProxy, osx.BaseStore], bucket: str, header: str, value: str | None, ranged: bool
 ) -> None:
     # Never a ValueError, a guessed size or an invented modification time.
     proxy, store = proxied
     await store.put("h", b"0123456789")
-    proxy.rewrite = {header: value}
+    headers = {"ETag": '"e"', "Last-Modified": LM}
+    if value is None:
+        del headers[header]
+    else:
+        headers[header] = value
+    canned = Fault.answer(206 if ranged else 200, body=b"123" if ranged else b"", headers=headers)
+    rule = proxy.inject(canned, path=f"/{bucket}/h", times=None)
     calls = [store.get_object("h", range=(1, 4)) if ranged else store.head("h")]
     if not ranged:
         calls.append(store.get_object("h"))
@@ -621,13 +520,14 @@ async def test_malformed_headers_are_errors_naming_them(
 
     with pytest.raises(osx.ObjectStoreError, match=header):
         await read_stream()
-    proxy.rewrite = {}
+    assert rule.injected == len(calls) + 1  # not retried: a malformed answer is not transient
+    proxy.clear()
     assert await store.get("h", range=(1, 4)) == b"123"
 
 
 @pytest.mark.parametrize(("field", "text"), [("LastModified", ""), ("LastModified", "soon"), ("Size", "-1")])
 async def test_malformed_listing_fields_are_errors_naming_them(
-    proxied: tuple[FaultyProxy, osx.BaseStore], field: str, text: str
+    proxied: tuple[FaultProxy, osx.BaseStore], field: str, text: str
 ) -> None:
     proxy, store = proxied
     entry = {"Key": "k", "Size": "1", "LastModified": "2026-01-02T03:04:05.000Z", "ETag": "&quot;e&quot;"}
@@ -638,11 +538,14 @@ async def test_malformed_listing_fields_are_errors_naming_them(
         '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
         f"<IsTruncated>false</IsTruncated><Contents>{contents}</Contents></ListBucketResult>"
     ).encode()
-    proxy.canned.append(("GET", "list-type=2", 200, page))
+    listing = {"list-type": "2"}
+    proxy.inject(Fault.answer(200, body=page, headers=XML), method="GET", params=listing)
     with pytest.raises(osx.ObjectStoreError, match=field) as err:
         _ = [m async for m in store.list()]
     assert type(err.value) is osx.ObjectStoreError
     # The field left out altogether:
-    proxy.canned.append(("GET", "list-type=2", 200, page.replace(f"<{field}>{text}</{field}>".encode(), b"")))
+    missing = page.replace(f"<{field}>{text}</{field}>".encode(), b"")
+    proxy.inject(Fault.answer(200, body=missing, headers=XML), method="GET", params=listing)
     with pytest.raises(osx.ObjectStoreError, match=field):
         await store.list_with_delimiter()
+    assert proxy.injected == 2
