@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import warnings
+import weakref
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -175,7 +176,8 @@ class HttpStore(KeyPrefix, BaseStore):
         self._default_headers = check_default_headers(default_headers, provider)
         self._transport: Transport | None = None
         self._transport_factory: Callable[[], Transport] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._guard: asyncio.Task[None] | None = None  # releases the connections of a store never closed
+        self._label = ""
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -185,18 +187,29 @@ class HttpStore(KeyPrefix, BaseStore):
 
     async def _open(self) -> None:
         factory = self._transport_factory
-        self._transport = (
+        transport = (
             factory() if factory is not None else AiohttpTransport(self._timeouts, session_headers=self.session_headers)
         )
-        self._loop = asyncio.get_running_loop()
+        self._transport = transport
         try:
             await self._open_provider()
         except BaseException:
-            transport, self._transport = self._transport, None
+            self._transport = None
             await transport.close()
             raise
+        self._label = repr(self)
+        self._guard = guard = asyncio.get_running_loop().create_task(
+            _guard(transport, self._label), name=f"objectstorex {self._label} guard"
+        )
+        _GUARDS.add(guard)  # the loop keeps tasks only weakly; the store may be dropped
+        guard.add_done_callback(_GUARDS.discard)
 
     async def _close(self) -> None:
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            _CLOSED.add(guard)
+            guard.cancel()
+            await asyncio.wait([guard])
         try:
             await self._close_provider()
         finally:
@@ -205,25 +218,15 @@ class HttpStore(KeyPrefix, BaseStore):
                 await transport.close()
 
     def __del__(self) -> None:
-        # A store dropped while open still holds its connections: say so once, naming the
-        # store and the fix, instead of aiohttp's anonymous "Unclosed client session" noise.
-        if getattr(self, "_transport", None) is not None and not getattr(self, "_closed", True):
-            transport = self._transport
-            self._transport = None
-            warnings.warn(
-                f"{self!r} was not closed: use 'async with store:' or 'await store.close()'",
-                ResourceWarning,
-                stacklevel=2,
-                source=self,
-            )
-            session = getattr(transport, "session", None)
-            loop = self._loop
-            if session is not None and loop is not None and not loop.is_closed():
-                # Close it on its own loop, quietly: the warning above already told the user.
-                try:
-                    loop.call_soon_threadsafe(lambda: loop.create_task(session.close()))
-                except RuntimeError:
-                    pass
+        guard = getattr(self, "_guard", None)
+        if guard is None or getattr(self, "_closed", True):
+            return
+        # Dropped while open: the guard releases the connections on the store's loop and
+        # warns once. If that loop is gone, the connections went with it; warn here.
+        try:
+            guard.cancel()
+        except RuntimeError:
+            warnings.warn(_unclosed(self._label), ResourceWarning, stacklevel=2)
 
     async def _open_provider(self) -> None:
         """Acquire the provider's resources (credentials); the transport is ready."""
@@ -833,6 +836,36 @@ class HttpStore(KeyPrefix, BaseStore):
             await self._call("delete", path, make)
         except NotFoundError:
             pass
+
+
+#: Guards of stores closed by their owner: cancelled quietly.
+_CLOSED: weakref.WeakSet[asyncio.Task[None]] = weakref.WeakSet()
+#: Every live guard (strong references: a dropped store's guard must still run).
+_GUARDS: set[asyncio.Task[None]] = set()
+
+
+def _unclosed(label: str) -> str:
+    return f"{label} was not closed: use 'async with store:' or 'await store.close()'"
+
+
+async def _guard(transport: Transport, label: str) -> None:
+    """Wait until cancelled: by close() (quietly) or by the loop shutting down / the store being dropped.
+
+    In the second case the store was never closed: its connections are released here, on
+    its own loop, and one ResourceWarning names the store (instead of aiohttp's anonymous
+    "Unclosed client session" messages).
+    """
+    try:
+        await asyncio.Future()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task in _CLOSED:
+            raise
+        try:
+            await transport.close()
+        finally:
+            warnings.warn(_unclosed(label), ResourceWarning, stacklevel=1)
+        raise
 
 
 def service_code(error: BaseException) -> str:
