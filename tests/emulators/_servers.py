@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import socket
 import subprocess
@@ -69,49 +67,3 @@ def serve(
             proc.kill()
             proc.wait()
         log.close()
-
-
-class CuttingProxy:
-    """A TCP proxy to an emulator that, once armed, cuts the response connection carrying the
-    ``cut_after``-th byte sent to the client after arming (a dropped download)."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.cut_after: int | None = None
-        self.since = 0
-        self.cuts = 0
-        self.server: asyncio.Server | None = None
-
-    def arm(self, cut_after: int) -> None:
-        self.cut_after, self.since = cut_after, 0
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, downstream: bool) -> None:
-            with contextlib.suppress(ConnectionError):
-                while data := await src.read(65536):
-                    if downstream and self.cut_after is not None:
-                        room = self.cut_after - self.since
-                        self.since += len(data)
-                        if len(data) > room:
-                            dst.write(data[:room])
-                            await dst.drain()
-                            self.cut_after = None
-                            self.cuts += 1
-                            break
-                    dst.write(data)
-                    await dst.drain()
-            for w in (writer, up_writer):
-                w.close()
-
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(pump(reader, up_writer, False), pump(up_reader, writer, True))
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
