@@ -331,12 +331,13 @@ async def test_put_stream_copies_memoryview_chunks_once() -> None:
 
 
 async def test_default_headers_go_under_the_request_and_its_signature() -> None:
-    store = ToyStore(FakeTransport(ok(b"x")), default_headers={"x-trace": "t1", "Range": "bytes=9-9"})
+    store = ToyStore(FakeTransport(ok(b"x")), default_headers={"x-trace": "t1", "range": "bytes=9-9"})
     async with store:
         await store.get("k", range=(0, 1))
     sent = store.fake.requests[0].headers
     assert sent["x-trace"] == "t1"
-    assert sent["Range"] == "bytes=0-0"  # the request's own header wins
+    assert sent["Range"] == "bytes=0-0"  # the request's own header wins, whatever the case of its name
+    assert "range" not in sent
     assert sent["Authorization"] == "toy"
 
 
@@ -357,6 +358,16 @@ async def test_an_unclosed_store_warns_once_naming_the_store() -> None:
     transport = store.fake
     del store  # the last reference: the store's guard releases the transport on this loop
     with pytest.warns(ResourceWarning, match=r"ToyStore\(\) was not closed.*close\(\)"):
+        await asyncio.sleep(0.01)
+    assert transport.closed
+
+
+async def test_a_store_dropped_right_after_opening_still_warns_and_releases() -> None:
+    store = ToyStore(FakeTransport())
+    await store.__aenter__()
+    transport = store.fake
+    del store
+    with pytest.warns(ResourceWarning, match="was not closed"):
         await asyncio.sleep(0.01)
     assert transport.closed
 

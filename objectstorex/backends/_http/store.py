@@ -203,6 +203,7 @@ class HttpStore(KeyPrefix, BaseStore):
         )
         _GUARDS.add(guard)  # the loop keeps tasks only weakly; the store may be dropped
         guard.add_done_callback(_GUARDS.discard)
+        await asyncio.sleep(0)  # let the guard reach its wait: a task cancelled before it starts runs nothing
 
     async def _close(self) -> None:
         guard, self._guard = self._guard, None
@@ -327,7 +328,11 @@ class HttpStore(KeyPrefix, BaseStore):
         """One listing page under ``key_prefix``; ``start``: list keys after this one (may be inclusive)."""
 
     async def _delete_batch(self, paths: builtins.list[str]) -> builtins.list[tuple[int | None, str]] | None:
-        """Delete through the batch API; ``(status, code)`` per path, or ``None`` if there is none."""
+        """Delete through the batch API; ``(status, code)`` per path, or ``None`` if there is none.
+
+        Called once per batch: the dialect retries inside (with :meth:`_call`, re-signing each attempt);
+        a batch that still fails is tried path by path.
+        """
         return None
 
     # ------------------------------------------------------------------------------ requests
@@ -350,8 +355,10 @@ class HttpStore(KeyPrefix, BaseStore):
         transport = self._transport
         if transport is None:
             raise ObjectStoreError(f"the {self.provider} store is closed", provider=self.provider)
-        if self._default_headers:
-            request.headers = {**self._default_headers, **request.headers}
+        defaults = self._default_headers
+        if defaults:
+            own = {name.lower() for name in request.headers}  # header names are case-insensitive
+            request.headers = {**{k: v for k, v in defaults.items() if k.lower() not in own}, **request.headers}
         try:
             await self._authorize(request)
             response = await transport.send(request)
