@@ -38,7 +38,6 @@ __all__ = [
     "check_get",
     "check_put",
     "etag_matches",
-    "gcs_write_params",
     "http_date",
     "http_get_headers",
     "http_put_headers",
@@ -284,27 +283,3 @@ def http_put_headers(mode: PutMode) -> dict[str, str]:
 
 def _quote_list(value: str) -> str:
     return ", ".join(quote_etag(v) for v in value.split(",") if v.strip())
-
-
-def gcs_write_params(mode: PutMode, resolved: tuple[str, str] | None = None) -> dict[str, str]:
-    """GCS JSON API precondition parameters for a write or delete.
-
-    ``create`` is ``ifGenerationMatch=0``; an :class:`UpdateVersion` with a version (the
-    generation) is ``ifGenerationMatch=<version>``. GCS has no ETag precondition on writes, so
-    an ETag-only ``UpdateVersion`` must first be resolved by the caller to the object's
-    ``(generation, metageneration)`` whose ETag it matched; both are then required, which keeps
-    the write conditional on exactly the state the ETag named.
-
-    Raises:
-        ValueError: an ETag-only ``UpdateVersion`` without ``resolved`` (never unconditional).
-    """
-    if mode == "create":
-        return {"ifGenerationMatch": "0"}
-    if isinstance(mode, UpdateVersion):
-        if mode.version is not None:
-            return {"ifGenerationMatch": mode.version}
-        if resolved is None:
-            raise ValueError("an ETag-only UpdateVersion must be resolved to a generation first")
-        generation, metageneration = resolved
-        return {"ifGenerationMatch": generation, "ifMetagenerationMatch": metageneration}
-    return {}

@@ -22,7 +22,6 @@ from objectstorex.preconditions import (
     check_get,
     check_put,
     etag_matches,
-    gcs_write_params,
     http_get_headers,
     http_put_headers,
     normalize_etag,
@@ -187,18 +186,6 @@ def test_http_header_builders() -> None:
     assert http_get_headers(GetConditions(if_none_match="a, b", if_unmodified_since=NOW), dates=False) == {
         "if-none-match": '"a", "b"'
     }
-
-
-def test_gcs_write_params() -> None:
-    assert gcs_write_params("overwrite") == {}
-    assert gcs_write_params("create") == {"ifGenerationMatch": "0"}
-    assert gcs_write_params(osx.UpdateVersion(version="17", etag="e")) == {"ifGenerationMatch": "17"}
-    assert gcs_write_params(osx.UpdateVersion(etag="e"), ("17", "2")) == {
-        "ifGenerationMatch": "17",
-        "ifMetagenerationMatch": "2",
-    }
-    with pytest.raises(ValueError, match="resolved"):
-        gcs_write_params(osx.UpdateVersion(etag="e"))  # never unconditional
 
 
 async def test_empty_update_version_rejected_before_io() -> None:
