@@ -321,6 +321,10 @@ class HttpStore(KeyPrefix, BaseStore):
     async def _abort_upload(self, upload: Upload) -> None:
         """Discard an upload that failed or was cancelled (best effort)."""
 
+    def _failed_inside(self, request: Request, answer: Answer) -> tuple[int, str] | None:
+        """``(status, code)`` of a failure reported inside a success answer (S3's 200 with ``<Error>``)."""
+        return None
+
     # listing and bulk
 
     @abstractmethod
@@ -443,7 +447,12 @@ class HttpStore(KeyPrefix, BaseStore):
             response.close()
             raise transport_error(e, provider=self.provider, operation=operation, path=path) from e
         response.release()
-        return Answer(response.status, response.headers, body)
+        answer = Answer(response.status, response.headers, body)
+        failed = self._failed_inside(request, answer)
+        if failed is not None:
+            # Inside the attempt: a transient failure reported this way is retried like a 5xx.
+            raise self._error(operation, path, failed[0], failed[1], mode=mode, version=version)
+        return answer
 
     async def _call(
         self,

@@ -162,26 +162,13 @@ class S3Dialect(HttpStore):
     def _error_code(self, answer: Answer) -> str:
         return error_code(answer.body)
 
-    async def _once(
-        self,
-        operation: str,
-        path: str | None,
-        request: Request,
-        *,
-        mode: PutMode | None = None,
-        version: bool = False,
-        ok: tuple[int, ...] = (),
-    ) -> Answer:
-        answer = await super()._once(operation, path, request, mode=mode, version=version, ok=ok)
-        # CompleteMultipartUpload, CopyObject and UploadPartCopy may fail inside a 200 answer;
-        # checked here, inside the retry loop, so a transient one is retried like a 500.
+    def _failed_inside(self, request: Request, answer: Answer) -> tuple[int, str] | None:
+        # CompleteMultipartUpload, CopyObject and UploadPartCopy may fail inside a 200 answer.
         if answer.status == 200 and (
             "x-amz-copy-source" in request.headers or (request.method == "POST" and "uploadId=" in request.url)
         ):
-            failed = embedded_error(answer.status, answer.body)
-            if failed is not None:
-                raise self._error(operation, path, failed[0], failed[1], mode=mode)
-        return answer
+            return embedded_error(answer.status, answer.body)
+        return None
 
     def _parsed(self, operation: str, path: str | None, parse: Callable[[bytes], T], body: bytes) -> T:
         """An XML answer parsed; a broken one is an ObjectStoreError naming what was wrong."""
