@@ -28,6 +28,7 @@ import pytest
 from aiohttp import web
 
 import objectstorex as osx
+from objectstorex.patterns import DistributedLock, LockedError, OptimisticCounter
 from tests.emulators import azure as azure_emulator
 from tests.emulators import gcs as gcs_emulator
 from tests.emulators import s3 as s3_emulator
@@ -335,6 +336,26 @@ async def test_lost_cas_response(env: Env, store: osx.BaseStore) -> None:
     with pytest.raises(osx.PreconditionError):
         await store.put("cas", b"v3", mode=osx.UpdateVersion.of(first))
     assert await store.get("cas") == b"v2"
+
+
+async def test_lost_answer_to_a_counter_increment_counts_once(env: Env, store: osx.BaseStore) -> None:
+    counter = OptimisticCounter(store, "counter")
+    await counter.initialize(0)
+    rule = env.proxy.inject(Fault.lost(), where=env.simple_write("counter"))
+    assert await counter.increment() == 1
+    assert rule.injected == 1
+    assert await counter.value() == 1
+
+
+async def test_lost_answer_to_a_lock_acquire_holds_the_lock(env: Env, store: osx.BaseStore) -> None:
+    lock = DistributedLock(store, "lock", ttl=30.0)
+    rule = env.proxy.inject(Fault.lost(), where=env.simple_write("lock"))
+    info = await lock.acquire()  # the holder is never blocked by its own write
+    assert rule.injected == 1
+    assert info.holder == lock.holder
+    with pytest.raises(LockedError):
+        await DistributedLock(store, "lock", ttl=30.0).acquire()
+    assert await lock.release() is True
 
 
 async def test_lost_put_stream_completion(env: Env, store: osx.BaseStore) -> None:
