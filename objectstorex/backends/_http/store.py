@@ -173,7 +173,7 @@ class HttpStore(KeyPrefix, BaseStore):
         provider = self.provider
         self._retry, self._timeouts = network_options(retry, timeouts, provider)
         self._prefix = validate_prefix(prefix, provider=provider)
-        self._default_headers = check_default_headers(default_headers, provider)
+        self._extra_headers = check_default_headers(default_headers, provider)
         self._transport: Transport | None = None
         self._transport_factory: Callable[[], Transport] | None = None
         self._guard: asyncio.Task[None] | None = None  # releases the connections of a store never closed
@@ -359,7 +359,7 @@ class HttpStore(KeyPrefix, BaseStore):
         transport = self._transport
         if transport is None:
             raise ObjectStoreError(f"the {self.provider} store is closed", provider=self.provider)
-        defaults = self._default_headers
+        defaults = self._extra_headers
         if defaults:
             own = {name.lower() for name in request.headers}  # header names are case-insensitive
             request.headers = {**{k: v for k, v in defaults.items() if k.lower() not in own}, **request.headers}
