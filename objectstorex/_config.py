@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from .errors import InvalidConfigError, ObjectStoreError, TransportError
 
-__all__ = ["RetryConfig", "Timeouts", "after_retries", "network_options", "retry_call", "retry_or_transport_error"]
+__all__ = ["RetryConfig", "Timeouts", "after_retries", "network_options", "retry_call"]
 
 T = TypeVar("T")
 
@@ -135,20 +135,3 @@ def after_retries(e: ObjectStoreError) -> ObjectStoreError:
     err = TransportError(f"{e} (after retries)", path=e.path, provider=e.provider, status=e.status, retryable=True)
     err.__cause__ = e
     return err
-
-
-async def retry_or_transport_error(
-    attempt: Callable[[], Awaitable[T]], config: RetryConfig, *, path: str | None, provider: str
-) -> T:
-    """Run :func:`retry_call`; a retryable error that outlived the budget becomes a TransportError.
-
-    The TransportError (5xx, 429 and the like after the last retry) is chained, keeps the status
-    and is ``retryable``.
-    """
-    try:
-        return await retry_call(attempt, config)
-    except ObjectStoreError as e:
-        final = after_retries(e)
-        if final is e:
-            raise
-        raise final from e

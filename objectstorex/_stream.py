@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from ._types import ObjectMeta
-from .errors import ObjectStoreError, TransportError
+from .errors import ObjectStoreError
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "ObjectStream", "StreamOpener", "resuming_body"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "ObjectStream", "StreamOpener"]
 
 #: Default read size of streaming reads: large reads are what make streaming fast.
 DEFAULT_CHUNK_SIZE = 1024 * 1024
@@ -102,51 +102,3 @@ class ObjectStream:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-async def resuming_body(
-    response: Any,
-    start: int,
-    end: int,
-    chunk_size: int,
-    *,
-    read: Callable[[Any, int], Awaitable[bytes]],
-    reopen: Callable[[int], Awaitable[Any]] | None,
-    max_resumes: int,
-) -> AsyncIterator[bytes]:
-    """Yield bytes ``[start, end)`` of an HTTP answer in chunks of at most ``chunk_size``.
-
-    A read that fails with :class:`TransportError` (a dropped connection) drops the response and
-    continues from the byte it stopped at with ``reopen(position)``, which must pin the request
-    to the version the stream opened with (an ETag, a generation) so two versions are never
-    spliced together. Without ``reopen``, or after ``max_resumes``, the error is raised.
-
-    Args:
-        response: the open answer (an ``aiohttp.ClientResponse``); released when read to the
-            end, closed when abandoned early.
-        start: offset of the answer's first byte in the object.
-        end: offset after the last byte wanted.
-        chunk_size: the largest chunk yielded.
-        read: ``read(response, n)`` returns exactly ``n`` bytes, raising TransportError in transit.
-        reopen: ``reopen(position)`` returns a new open answer starting at ``position``.
-        max_resumes: how many dropped connections to resume from.
-    """
-    position, resumes = start, 0
-    try:
-        while position < end:
-            try:
-                block = await read(response, min(chunk_size, end - position))
-            except TransportError:
-                response.close()
-                resumes += 1
-                if reopen is None or resumes > max_resumes:
-                    raise
-                response = await reopen(position)
-                continue
-            position += len(block)
-            yield block
-    finally:
-        if position < end:
-            response.close()  # abandoned early: drop the connection rather than drain it
-        else:
-            response.release()
