@@ -133,3 +133,16 @@ def test_readme_commands_and_ci_agree() -> None:
     assert command in readme
     assert command in ci
     assert "python3 examples/quickstart.py" in readme
+
+
+_LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize("page", sorted([*DOCS.glob("*.md"), ROOT / "README.md", ROOT / "CONTRIBUTING.md"]), ids=str)
+def test_doc_links_stay_inside_the_repository_and_resolve(page: Path) -> None:
+    for target in _LINK.findall(page.read_text()):
+        if re.match(r"[a-z]+://", target) or target.startswith("mailto:"):
+            continue  # an external page, not a file
+        resolved = (page.parent / target).resolve()
+        assert resolved.is_relative_to(ROOT.resolve()), f"{page.name} links outside the repository: {target}"
+        assert resolved.exists(), f"{page.name} links to a missing file: {target}"
