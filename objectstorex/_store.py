@@ -555,11 +555,13 @@ class BaseStore(ABC):
                 data = self._chunk(chunk, path)
                 if data:
                     yield data
+                del chunk, data  # not held while the caller makes the next chunk
         else:
             for chunk in stream:
                 data = self._chunk(chunk, path)
                 if data:
                     yield data
+                del chunk, data
 
     def _chunk(self, chunk: object, path: str) -> bytes:
         """One validated chunk as ``bytes`` (a copy: these stores keep chunks past the next one)."""

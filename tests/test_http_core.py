@@ -306,7 +306,7 @@ async def test_put_stream_memory_is_bounded_by_parts_in_flight() -> None:
             tracemalloc.stop()
     assert result.etag == "parts-8"
     assert store.max_parts_in_flight <= concurrency
-    assert peak <= (concurrency + 1) * part + 2 * chunk + 512 * 1024
+    assert peak <= (concurrency + 1) * part + chunk + 128 * 1024  # the parts, one incoming chunk, bookkeeping
 
 
 async def test_put_stream_copies_memoryview_chunks_once() -> None:

@@ -88,6 +88,7 @@ class PartReader:
             filled += take
             if take < len(view):
                 self._pending = view[take:]
+            del view  # not held across the next read: the caller's next chunk would coexist with it
         if filled == 0:
             return None
         self.offset += filled
