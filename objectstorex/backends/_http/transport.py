@@ -35,7 +35,7 @@ POOL_SIZE = 64
 #: Bodies up to this size are handed to aiohttp whole; larger ones are fed in slices.
 _WHOLE_BODY = 1024 * 1024
 #: Slice size of large bodies: written with backpressure, so asyncio never holds a whole part.
-_SLICE = 256 * 1024
+_SLICE = 64 * 1024
 
 
 @dataclass(slots=True)
