@@ -18,13 +18,14 @@ from ._config import RetryConfig, Timeouts
 from ._factory import from_url, new
 from ._store import BaseStore, Store
 from ._stream import ObjectStream
-from ._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
+from ._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, ProgressEvent, PutResult
 from ._version import __version__ as __version__
 from .backends.local import LocalStore
 from .backends.memory import MemoryStore
 from .errors import (
     AlreadyExistsError,
     BulkDeleteError,
+    IntegrityError,
     InvalidArgumentError,
     InvalidConfigError,
     InvalidPathError,
@@ -49,6 +50,7 @@ __all__ = [
     "Capabilities",
     "GCSStore",
     "GetResult",
+    "IntegrityError",
     "InvalidArgumentError",
     "InvalidConfigError",
     "InvalidPathError",
@@ -64,6 +66,7 @@ __all__ = [
     "ObjectStream",
     "PermissionDeniedError",
     "PreconditionError",
+    "ProgressEvent",
     "PutMode",
     "PutResult",
     "RetryConfig",

@@ -12,14 +12,24 @@ import asyncio
 import builtins
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from ._ranges import ByteRange, coalesce, parse_range, slice_spans
 from ._stream import DEFAULT_CHUNK_SIZE, ObjectStream
-from ._types import ATTRIBUTE_NAMES, Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
+from ._types import (
+    ATTRIBUTE_NAMES,
+    Attributes,
+    Capabilities,
+    ChecksumName,
+    GetResult,
+    ListResult,
+    ObjectMeta,
+    ProgressCallback,
+    PutResult,
+)
 from .errors import (
     BulkDeleteError,
     InvalidArgumentError,
@@ -42,6 +52,7 @@ class GetOptions:
     conditions: GetConditions
     range: ByteRange | None = None
     version: str | None = None
+    progress: ProgressCallback | None = None
 
 
 _NO_CONDITIONS = GetConditions()
@@ -55,6 +66,8 @@ class PutOptions:
     mode: PutMode
     attributes: Attributes
     tags: Mapping[str, str] | None = None
+    checksum: ChecksumName | None = None  # a per-call override of the store's ``checksum=``
+    progress: ProgressCallback | None = None
 
 
 _EMPTY_ATTRIBUTES = Attributes()
@@ -83,6 +96,8 @@ class Store(Protocol):
         cache_control: str | None = None,
         metadata: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        checksum: ChecksumName | None = None,
+        progress: ProgressCallback | None = None,
     ) -> PutResult:
         """Write a whole object."""
         ...
@@ -95,6 +110,8 @@ class Store(Protocol):
         part_size: int | None = None,
         max_concurrency: int | None = None,
         mode: PutMode = "overwrite",
+        checksum: ChecksumName | None = None,
+        progress: ProgressCallback | None = None,
         **attributes: Any,
     ) -> PutResult:
         """Write an object from an iterable of chunks with bounded memory."""
@@ -110,6 +127,7 @@ class Store(Protocol):
         if_unmodified_since: datetime | None = None,
         range: RangeArg = None,
         version: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> bytes:
         """Read an object (or a range of it)."""
         ...
@@ -124,6 +142,7 @@ class Store(Protocol):
         if_unmodified_since: datetime | None = None,
         range: RangeArg = None,
         version: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> GetResult:
         """Read an object with its metadata and attributes."""
         ...
@@ -139,6 +158,7 @@ class Store(Protocol):
         if_unmodified_since: datetime | None = None,
         range: RangeArg = None,
         version: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ObjectStream:
         """Stream an object in chunks."""
         ...
@@ -171,7 +191,7 @@ class Store(Protocol):
         """List one level under a prefix."""
         ...
 
-    async def copy(self, src: str, dst: str) -> None:
+    async def copy(self, src: str, dst: str, *, progress: ProgressCallback | None = None) -> None:
         """Copy an object, overwriting the destination."""
         ...
 
@@ -224,6 +244,38 @@ def _str_map(name: str, value: object, path: str, provider: str) -> dict[str, st
             )
         out[k] = v
     return out
+
+
+CHECKSUMS: frozenset[str] = frozenset(("auto", "crc32", "crc32c", "md5", "sha256", "off"))
+
+
+def check_checksum(value: object, *, path: str | None = None, provider: str | None = None) -> ChecksumName:
+    """Validate a ``checksum=`` option or argument.
+
+    Raises:
+        InvalidArgumentError: not one of ``"auto"``, ``"crc32"``, ``"crc32c"``, ``"md5"``, ``"sha256"``, ``"off"``.
+    """
+    if not isinstance(value, str) or value not in CHECKSUMS:
+        raise InvalidArgumentError(
+            f"checksum must be one of {sorted(CHECKSUMS)}, got {value!r}", path=path, provider=provider
+        )
+    return value  # type: ignore[return-value]
+
+
+def _progress(value: object, path: str, provider: str) -> ProgressCallback:
+    if not callable(value):
+        raise InvalidArgumentError("progress must be a callable taking a ProgressEvent", path=path, provider=provider)
+    return value
+
+
+def _call_options(checksum: object, progress: object, path: str, provider: str) -> dict[str, Any]:
+    """The per-call ``checksum``/``progress`` of a write, validated (empty when neither is given)."""
+    extra: dict[str, Any] = {}
+    if checksum is not None:
+        extra["checksum"] = check_checksum(checksum, path=path, provider=provider)
+    if progress is not None:
+        extra["progress"] = _progress(progress, path, provider)
+    return extra
 
 
 class BaseStore(ABC):
@@ -434,6 +486,8 @@ class BaseStore(ABC):
         cache_control: str | None = None,
         metadata: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        checksum: ChecksumName | None = None,
+        progress: ProgressCallback | None = None,
     ) -> PutResult:
         """Write a whole object, atomically replacing any previous one.
 
@@ -449,6 +503,10 @@ class BaseStore(ABC):
             cache_control: ``Cache-Control`` to keep.
             metadata: user metadata.
             tags: object tags (where ``capabilities.tags``).
+            checksum: end-to-end integrity for this call, overriding the store's ``checksum=``
+                (``"auto"``, ``"crc32"``, ``"crc32c"``, ``"md5"``, ``"sha256"`` or ``"off"``);
+                memory and local stores have no transit to protect and ignore it.
+            progress: a callable receiving :class:`ProgressEvent` as the bytes go out.
 
         Returns:
             The new ETag and version.
@@ -463,8 +521,10 @@ class BaseStore(ABC):
         self._check_not_closed()  # the store opens only once the input is known good: bad input costs no I/O
         path = self._path(path)
         body = self._data(data, path)
+        extra = _call_options(checksum, progress, path, self.provider)
         if (
-            mode == "overwrite"
+            not extra
+            and mode == "overwrite"
             and tags is None
             and metadata is None
             and content_type is None
@@ -491,6 +551,8 @@ class BaseStore(ABC):
                 "tags": tags,
             },
         )
+        if extra:
+            opts = replace(opts, **extra)
         if not self._live:
             await self._ensure_open()
         return await self._put(path, body, opts)
@@ -503,6 +565,8 @@ class BaseStore(ABC):
         part_size: int | None = None,
         max_concurrency: int | None = None,
         mode: PutMode = "overwrite",
+        checksum: ChecksumName | None = None,
+        progress: ProgressCallback | None = None,
         **attributes: Any,
     ) -> PutResult:
         """Write an object from chunks with bounded memory; nothing is visible until it completes.
@@ -513,6 +577,8 @@ class BaseStore(ABC):
             part_size: upload part size in bytes (provider minimums apply).
             max_concurrency: parts uploaded at once; memory is about ``part_size * max_concurrency``.
             mode: as for :meth:`put`.
+            checksum: as for :meth:`put`.
+            progress: as for :meth:`put` (``total`` is ``None``: a stream's size is not known).
             **attributes: ``content_type``, ``content_disposition``, ``content_encoding``,
                 ``content_language``, ``cache_control``, ``metadata``, ``tags``.
 
@@ -544,6 +610,9 @@ class BaseStore(ABC):
                 provider=self.provider,
             )
         opts = self._put_options(path, mode, attributes)
+        extra = _call_options(checksum, progress, path, self.provider)
+        if extra:
+            opts = replace(opts, **extra)
         if not self._live:
             await self._ensure_open()
         return await self._put_stream(path, self._chunks(stream, path), opts, part_size, max_concurrency)
@@ -577,6 +646,7 @@ class BaseStore(ABC):
         if_unmodified_since: datetime | None = None,
         range: RangeArg = None,
         version: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> bytes:
         """Read an object, or a range of it.
 
@@ -588,6 +658,7 @@ class BaseStore(ABC):
             if_unmodified_since: ``PreconditionError`` if modified after it (RFC 9110 13.1.4).
             range: ``(start, end)`` half-open, ``(start, None)`` or ``(-n, None)``.
             version: read this version (where ``capabilities.versions``).
+            progress: a callable receiving :class:`ProgressEvent` as the bytes arrive.
 
         Returns:
             The bytes.
@@ -606,6 +677,7 @@ class BaseStore(ABC):
             if_unmodified_since=if_unmodified_since,
             range=range,
             version=version,
+            progress=progress,
         )
         return result.data
 
@@ -619,6 +691,7 @@ class BaseStore(ABC):
         if_unmodified_since: datetime | None = None,
         range: RangeArg = None,
         version: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> GetResult:
         """Read an object with its metadata and attributes; options as for :meth:`get`.
 
@@ -631,6 +704,8 @@ class BaseStore(ABC):
         self._check_not_closed()
         path = self._path(path)
         opts = self._get_options(path, if_match, if_none_match, if_modified_since, if_unmodified_since, range, version)
+        if progress is not None:
+            opts = replace(opts, progress=_progress(progress, path, self.provider))
         if not self._live:
             await self._ensure_open()
         return await self._get(path, opts)
@@ -646,6 +721,7 @@ class BaseStore(ABC):
         if_unmodified_since: datetime | None = None,
         range: RangeArg = None,
         version: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> ObjectStream:
         """Stream an object in chunks (a plain call: the request is sent on first use).
 
@@ -658,6 +734,7 @@ class BaseStore(ABC):
             if_unmodified_since: as for :meth:`get`.
             range: as for :meth:`get`.
             version: as for :meth:`get`.
+            progress: as for :meth:`get`.
 
         Returns:
             An :class:`ObjectStream`.
@@ -672,6 +749,8 @@ class BaseStore(ABC):
         ):
             raise InvalidArgumentError("chunk_size must be a positive int", path=path, provider=self.provider)
         opts = self._get_options(path, if_match, if_none_match, if_modified_since, if_unmodified_since, range, version)
+        if progress is not None:
+            opts = replace(opts, progress=_progress(progress, path, self.provider))
         size = chunk_size or DEFAULT_CHUNK_SIZE
 
         async def opener() -> tuple[ObjectMeta, AsyncIterator[bytes]]:
@@ -832,7 +911,7 @@ class BaseStore(ABC):
             await self._ensure_open()
         return await self._list_with_delimiter(norm)
 
-    async def copy(self, src: str, dst: str) -> None:
+    async def copy(self, src: str, dst: str, *, progress: ProgressCallback | None = None) -> None:
         """Copy ``src`` to ``dst`` with its attributes, overwriting ``dst``.
 
         Raises:
@@ -840,9 +919,10 @@ class BaseStore(ABC):
         """
         self._check_not_closed()
         src, dst = self._path(src), self._path(dst)
+        report = None if progress is None else _progress(progress, dst, self.provider)
         if not self._live:
             await self._ensure_open()
-        await self._copy(src, dst, overwrite=True)
+        await self._copy(src, dst, overwrite=True, progress=report)
 
     async def rename(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst``, overwriting ``dst``.
@@ -968,7 +1048,7 @@ class BaseStore(ABC):
         """One level under ``prefix``."""
 
     @abstractmethod
-    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+    async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: ProgressCallback | None = None) -> None:
         """Copy with attributes; with ``overwrite=False`` atomically fail if ``dst`` exists."""
 
     async def _rename(self, src: str, dst: str, *, overwrite: bool) -> None:

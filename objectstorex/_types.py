@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -11,9 +11,12 @@ __all__ = [
     "ATTRIBUTE_NAMES",
     "Attributes",
     "Capabilities",
+    "ChecksumName",
     "GetResult",
     "ListResult",
     "ObjectMeta",
+    "ProgressCallback",
+    "ProgressEvent",
     "PutResult",
 ]
 
@@ -25,6 +28,32 @@ ATTRIBUTE_NAMES: tuple[str, ...] = (
     "content_language",
     "cache_control",
 )
+
+#: The end-to-end integrity choices (store option and per-call ``checksum=``).
+ChecksumName = Literal["auto", "crc32", "crc32c", "md5", "sha256", "off"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """How far a transfer got: passed to a ``progress=`` callable.
+
+    Attributes:
+        path: the object being transferred.
+        transferred: bytes transferred so far.
+        total: the size, or ``None`` while unknown (a ``put_stream`` from a generator).
+        delta: bytes since the previous event (negative when bytes are sent again after a retry).
+        done: ``True`` on the last event only.
+    """
+
+    path: str
+    transferred: int
+    total: int | None
+    delta: int
+    done: bool
+
+
+#: A ``progress=`` callable; what it returns is ignored, what it raises aborts the transfer.
+ProgressCallback = Callable[[ProgressEvent], object]
 
 AttributeName = Literal[
     "content_type",

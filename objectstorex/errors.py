@@ -16,6 +16,7 @@ escape (each backend translates them at one choke point and chains the original)
     │   └── InvalidArgumentError        also TypeError: a call argument of the wrong type/value
     ├── InvalidRangeError               also ValueError
     ├── BulkDeleteError                 .errors: dict[path, ObjectStoreError]
+    ├── IntegrityError                  a checksum mismatch: .algorithm, .expected, .actual
     └── TransportError                  network failure or timeout after retries
 
 Names follow obspec/obstore so code written against those keeps working.
@@ -28,6 +29,7 @@ from collections.abc import Mapping
 __all__ = [
     "AlreadyExistsError",
     "BulkDeleteError",
+    "IntegrityError",
     "InvalidArgumentError",
     "InvalidConfigError",
     "InvalidPathError",
@@ -149,6 +151,39 @@ class TransportError(ObjectStoreError):
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message, path=path, provider=provider, status=status, retryable=True, retry_after=retry_after)
+
+
+class IntegrityError(ObjectStoreError):
+    """The bytes failed their checksum: corrupted between the store and the service.
+
+    Attributes:
+        algorithm: ``"crc32"``, ``"crc32c"``, ``"md5"`` or ``"sha256"``.
+        expected: the checksum the bytes should have, as the provider encodes it.
+        actual: the checksum they had.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        algorithm: str,
+        expected: str,
+        actual: str,
+        path: str | None = None,
+        provider: str | None = None,
+        status: int | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(
+            f"{message} ({algorithm} expected {expected}, got {actual})",
+            path=path,
+            provider=provider,
+            status=status,
+            retryable=retryable,
+        )
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
 
 
 class BulkDeleteError(ObjectStoreError):

@@ -231,7 +231,7 @@ class _NoUpdateMultipart(osx.MemoryStore):
 
 
 class _NoCopyCondition(osx.MemoryStore):
-    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+    async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: object = None) -> None:
         await super()._copy(src, dst, overwrite=True)
 
 

@@ -116,7 +116,7 @@ class ToyStore(HttpStore):
     async def _delete(self, path: str, cond: object) -> None:
         await self._delete_idempotent(path, lambda: Request("DELETE", self._url(path)))
 
-    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+    async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: object = None) -> None:
         raise AssertionError("not used")
 
 

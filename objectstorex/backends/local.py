@@ -51,7 +51,16 @@ import aiofiles.threadpool
 
 from .._ranges import ByteRange
 from .._store import BaseStore, GetOptions, PutOptions
-from .._types import ATTRIBUTE_NAMES, Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
+from .._types import (
+    ATTRIBUTE_NAMES,
+    Attributes,
+    Capabilities,
+    GetResult,
+    ListResult,
+    ObjectMeta,
+    ProgressCallback,
+    PutResult,
+)
 from ..errors import (
     AlreadyExistsError,
     InvalidConfigError,
@@ -388,15 +397,28 @@ class LocalStore(BaseStore):
         if_unmodified_since: datetime | None = None,
         range: Any = None,
         version: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> bytes:
         """Read an object, or a range of it (see :meth:`BaseStore.get`).
 
         Same validation and errors as ``get_object``; it only skips reading the attributes.
         """
-        if not self._live:
-            await self._ensure_open()
+        if progress is not None:
+            return await super().get(
+                path,
+                if_match=if_match,
+                if_none_match=if_none_match,
+                if_modified_since=if_modified_since,
+                if_unmodified_since=if_unmodified_since,
+                range=range,
+                version=version,
+                progress=progress,
+            )
+        self._check_not_closed()
         path = self._path(path)
         opts = self._get_options(path, if_match, if_none_match, if_modified_since, if_unmodified_since, range, version)
+        if not self._live:
+            await self._ensure_open()
         result = await run_blocking(self._get_sync, path, opts, False)
         return result.data
 
@@ -748,7 +770,7 @@ class LocalStore(BaseStore):
         finally:
             os.close(fd)
 
-    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+    async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: ProgressCallback | None = None) -> None:
         await run_blocking(self._copy_sync, src, dst, overwrite)
 
     def _rename_sync(self, src: str, dst: str, overwrite: bool) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from .._ranges import ByteRange
 from .._store import BaseStore, GetOptions, PutOptions
-from .._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, PutResult
+from .._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, ProgressCallback, PutResult
 from ..errors import AlreadyExistsError, NotFoundError
 from ..preconditions import UpdateVersion, check_get, check_put
 
@@ -125,7 +125,7 @@ class MemoryStore(BaseStore):
         del self._objects[path]
         self._sorted = None
 
-    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+    async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: ProgressCallback | None = None) -> None:
         entry = self._entry(src)
         if not overwrite and dst in self._objects:
             raise AlreadyExistsError(f"object {dst!r} already exists", path=dst, provider="memory")

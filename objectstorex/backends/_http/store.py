@@ -23,8 +23,8 @@ from typing import Any, ClassVar, TypeVar
 
 from ..._config import after_retries, network_options, retry_call
 from ..._ranges import ByteRange, coalesce, http_range_header, slice_spans
-from ..._store import BaseStore, GetOptions, PutOptions
-from ..._types import Attributes, GetResult, ListResult, ObjectMeta, PutResult
+from ..._store import BaseStore, GetOptions, PutOptions, check_checksum
+from ..._types import Attributes, ChecksumName, GetResult, ListResult, ObjectMeta, PutResult
 from ...errors import (
     AlreadyExistsError,
     InvalidConfigError,
@@ -34,6 +34,7 @@ from ...errors import (
     PreconditionError,
     TransportError,
 )
+from ...observe import Observer
 from ...paths import KeyPrefix, validate_prefix
 from ...preconditions import GetConditions, PutMode, UpdateVersion, check_get, http_get_headers, quote_etag
 from .errors import TRANSPORT_ERRORS, ErrorCodes, ServiceError, error_for, retry_after, transport_error
@@ -168,9 +169,22 @@ class HttpStore(KeyPrefix, BaseStore):
     #: Objects per listing page.
     page_size: ClassVar[int] = 1000
 
-    def _init_http(self, *, prefix: object, retry: object, timeouts: object, default_headers: object = None) -> None:
+    def _init_http(
+        self,
+        *,
+        prefix: object,
+        retry: object,
+        timeouts: object,
+        default_headers: object = None,
+        checksum: object = "auto",
+        observer: object = None,
+    ) -> None:
         """Validate and keep the options every HTTP store has."""
         provider = self.provider
+        self._checksum: ChecksumName = check_checksum(checksum, provider=provider)
+        if observer is not None and not isinstance(observer, Observer):
+            raise InvalidConfigError("option 'observer' must be an objectstorex.observe.Observer", provider=provider)
+        self._observer: Observer | None = observer
         self._retry, self._timeouts = network_options(retry, timeouts, provider)
         self._prefix = validate_prefix(prefix, provider=provider)
         self._extra_headers = check_default_headers(default_headers, provider)

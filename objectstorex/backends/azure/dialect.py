@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..._store import PutOptions
-from ..._types import Attributes, ObjectMeta, PutResult
+from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
 from ...errors import InvalidArgumentError, NotFoundError, ObjectStoreError
 from ...preconditions import UpdateVersion, http_put_headers, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload
@@ -343,7 +343,7 @@ class AzureDialect(HttpStore):
             subrequests.append((f"{resource}?{sas}" if sas else resource, headers))
         return batch_body(subrequests, boundary)
 
-    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+    async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: ProgressCallback | None = None) -> None:
         # Copy Blob keeps content settings and metadata but not index tags: read the source's
         # (this also reports a missing source) and set them on the copy.
         tags = await self._get_tags(src)

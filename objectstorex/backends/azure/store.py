@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ..._config import RetryConfig, Timeouts
-from ..._types import Capabilities
+from ..._types import Capabilities, ChecksumName
 from ...errors import InvalidArgumentError, InvalidConfigError
+from ...observe import Observer
 from .auth import AzureAuth, AzureSettings, resolve_settings
 from .dialect import AzureDialect
 
@@ -43,6 +44,10 @@ class AzureStore(AzureDialect):
         retry: retry policy for transient failures.
         timeouts: connect / read-stall / total timeouts.
         default_headers: extra headers sent with every request (never overriding signed ones).
+        checksum: end-to-end integrity: ``"auto"`` (default), ``"crc32"``, ``"crc32c"``, ``"md5"``,
+            ``"sha256"`` or ``"off"`` (see ``docs/integrity.md``).
+        observer: receives an event per operation and per HTTP attempt (e.g.
+            ``objectstorex.otel.OTelObserver()``); nothing is paid when unset.
 
     Example::
 
@@ -64,11 +69,20 @@ class AzureStore(AzureDialect):
         retry: RetryConfig | None = None,
         timeouts: Timeouts | None = None,
         default_headers: dict[str, str] | None = None,
+        checksum: ChecksumName = "auto",
+        observer: Observer | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(container, str) or not container:
             raise InvalidConfigError("option 'container' must be a non-empty str", provider="azure")
-        self._init_http(prefix=prefix, retry=retry, timeouts=timeouts, default_headers=default_headers)
+        self._init_http(
+            prefix=prefix,
+            retry=retry,
+            timeouts=timeouts,
+            default_headers=default_headers,
+            checksum=checksum,
+            observer=observer,
+        )
         self._settings: AzureSettings = resolve_settings(
             account=account,
             access_key=access_key,

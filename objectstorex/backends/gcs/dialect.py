@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from ..._store import PutOptions
-from ..._types import Attributes, ObjectMeta, PutResult
+from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
 from ...errors import InvalidArgumentError, NotFoundError, ObjectStoreError, PreconditionError, TransportError
 from ...preconditions import PutMode, UpdateVersion, normalize_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload
@@ -526,7 +526,7 @@ class GCSDialect(HttpStore):
             raise ObjectStoreError("delete_many: the batch answer does not match the request", provider="gcs")
         return [(status, reason) for status, reason in statuses]
 
-    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+    async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: ProgressCallback | None = None) -> None:
         """``rewriteTo``, looping on ``rewriteToken``; ``ifGenerationMatch=0`` for copy_if_not_exists."""
         operation = "copy" if overwrite else "copy_if_not_exists"
         target = f"b/{quote(self._bucket, safe='')}/o/{quote(self._key(dst), safe='')}"

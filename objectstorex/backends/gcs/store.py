@@ -8,8 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from ..._config import RetryConfig, Timeouts
-from ..._types import Capabilities
+from ..._types import Capabilities, ChecksumName
 from ...errors import InvalidConfigError, ObjectStoreError
+from ...observe import Observer
 from .auth import resolve_settings, signed_url
 from .dialect import GCSDialect
 
@@ -34,6 +35,10 @@ class GCSStore(GCSDialect):
         timeouts: connect / read-stall / total timeouts.
         default_headers: extra headers sent with every request (tracing ids, test harnesses);
             they never replace a header the store sets itself.
+        checksum: end-to-end integrity: ``"auto"`` (default), ``"crc32"``, ``"crc32c"``, ``"md5"``,
+            ``"sha256"`` or ``"off"`` (see ``docs/integrity.md``).
+        observer: receives an event per operation and per HTTP attempt (e.g.
+            ``objectstorex.otel.OTelObserver()``); nothing is paid when unset.
 
     Example::
 
@@ -53,11 +58,20 @@ class GCSStore(GCSDialect):
         retry: RetryConfig | None = None,
         timeouts: Timeouts | None = None,
         default_headers: Mapping[str, str] | None = None,
+        checksum: ChecksumName = "auto",
+        observer: Observer | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(bucket, str) or not bucket or "/" in bucket:
             raise InvalidConfigError("option 'bucket' must be a non-empty str without '/'", provider="gcs")
-        self._init_http(prefix=prefix, retry=retry, timeouts=timeouts, default_headers=default_headers)
+        self._init_http(
+            prefix=prefix,
+            retry=retry,
+            timeouts=timeouts,
+            default_headers=default_headers,
+            checksum=checksum,
+            observer=observer,
+        )
         settings = resolve_settings(
             service_account_key=service_account_key, endpoint=endpoint, anonymous=anonymous, project=project
         )

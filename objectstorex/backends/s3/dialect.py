@@ -21,7 +21,7 @@ from typing import ClassVar, TypeVar
 from xml.etree import ElementTree
 
 from ..._store import PutOptions
-from ..._types import Attributes, ObjectMeta, PutResult
+from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
 from ...errors import NotFoundError, NotSupportedError, ObjectStoreError, PreconditionError
 from ...preconditions import PutMode, UpdateVersion, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload, gather_or_cancel
@@ -409,7 +409,7 @@ class S3Dialect(HttpStore):
         """The ``x-amz-copy-source`` value of ``path`` in this bucket (URL-encoded)."""
         return f"/{encode_key(self._bucket)}/{encode_key(self._key(path))}"
 
-    async def _copy(self, src: str, dst: str, *, overwrite: bool) -> None:
+    async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: ProgressCallback | None = None) -> None:
         if not overwrite:
             await self._copy_multipart(src, dst, create=True)
             return

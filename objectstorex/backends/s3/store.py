@@ -16,8 +16,9 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 
 from ..._config import RetryConfig, Timeouts
-from ..._types import Capabilities
+from ..._types import Capabilities, ChecksumName
 from ...errors import InvalidConfigError, UnauthenticatedError
+from ...observe import Observer
 from .auth import S3Credentials
 from .dialect import S3Dialect
 
@@ -61,6 +62,10 @@ class S3Store(S3Dialect):
         timeouts: connect / read-stall / total timeouts of each request.
         default_headers: extra headers sent (and signed) with every request, e.g.
             ``{"x-amz-request-payer": "requester"}``; never the ones the store signs itself.
+        checksum: end-to-end integrity: ``"auto"`` (default), ``"crc32"``, ``"crc32c"``, ``"md5"``,
+            ``"sha256"`` or ``"off"`` (see ``docs/integrity.md``).
+        observer: receives an event per operation and per HTTP attempt (e.g.
+            ``objectstorex.otel.OTelObserver()``); nothing is paid when unset.
 
     Example::
 
@@ -84,6 +89,8 @@ class S3Store(S3Dialect):
         retry: RetryConfig | None = None,
         timeouts: Timeouts | None = None,
         default_headers: Mapping[str, str] | None = None,
+        checksum: ChecksumName = "auto",
+        observer: Observer | None = None,
     ) -> None:
         super().__init__()
         if bucket is None:
@@ -116,7 +123,14 @@ class S3Store(S3Dialect):
         for name, flag in (("allow_http", allow_http), ("virtual_hosted_style", virtual_hosted_style)):
             if flag is not None and not isinstance(flag, bool):
                 raise InvalidConfigError(f"option {name!r} must be a bool", provider="s3")
-        self._init_http(prefix=prefix, retry=retry, timeouts=timeouts, default_headers=default_headers)
+        self._init_http(
+            prefix=prefix,
+            retry=retry,
+            timeouts=timeouts,
+            default_headers=default_headers,
+            checksum=checksum,
+            observer=observer,
+        )
         self._bucket = bucket
         self._region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         self._endpoint = endpoint.rstrip("/") if endpoint else None
