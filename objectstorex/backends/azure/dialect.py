@@ -94,6 +94,24 @@ class AzureDialect(HttpStore):
     suffix_ranges = False  # no "bytes=-n": the core reads the size first
     batch_size = 256  # Blob Batch takes at most 256 sub-requests
     page_size = 5000  # List Blobs' maximum
+    # For observers: the Blob service REST operations' names.
+    api_service = "Azure"
+    api_names = (
+        ("GET", ("comp=list",), "ListBlobs"),
+        ("GET", ("comp=blocklist",), "GetBlockList"),
+        ("GET", ("comp=tags",), "GetBlobTags"),
+        ("GET", (), "GetBlob"),
+        ("HEAD", (), "GetBlobProperties"),
+        ("PUT", ("comp=block", "h:x-ms-copy-source"), "PutBlockFromURL"),
+        ("PUT", ("comp=block",), "PutBlock"),
+        ("PUT", ("comp=blocklist",), "PutBlockList"),
+        ("PUT", ("h:x-ms-copy-source",), "CopyBlob"),
+        ("PUT", (), "PutBlob"),
+        ("POST", ("comp=batch",), "BlobBatch"),
+        ("POST", ("comp=userdelegationkey",), "GetUserDelegationKey"),
+        ("DELETE", (), "DeleteBlob"),
+    )
+    api_attributes: ClassVar[Mapping[str, str]] = {"az.namespace": "Microsoft.Storage"}
     _block_gone: ClassVar[frozenset[str]] = frozenset(("InvalidBlockList",))
 
     _settings: AzureSettings

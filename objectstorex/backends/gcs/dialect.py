@@ -111,6 +111,20 @@ class GCSDialect(HttpStore):
     # The stored bytes, never a transcoded form: a gzip-encoded object comes back as stored.
     session_headers: ClassVar[Mapping[str, str]] = {"Accept-Encoding": "gzip"}
     batch_size: ClassVar[int] = 100  # the JSON batch endpoint takes at most 100 calls
+    # For observers: the JSON API's method names (a resumable upload's requests are all objects.insert).
+    api_service = "GCS"
+    api_names = (
+        ("GET", ("maxResults",), "storage.objects.list"),
+        ("GET", (), "storage.objects.get"),
+        ("POST", ("/rewriteTo/",), "storage.objects.rewrite"),
+        ("POST", ("/batch/",), "storage.batch"),
+        ("POST", ("uploadType",), "storage.objects.insert"),
+        ("PUT", ("upload_id",), "storage.objects.insert"),
+        ("DELETE", ("upload_id",), "storage.objects.insert"),
+        ("DELETE", (), "storage.objects.delete"),
+        ("PATCH", (), "storage.objects.patch"),
+    )
+    api_attributes: ClassVar[Mapping[str, str]] = {"gcp.client.service": "storage"}
 
     _settings: GCSSettings
     _bucket: str

@@ -101,6 +101,26 @@ class S3Dialect(HttpStore):
         bad_version=frozenset({"InvalidArgument"}),
     )
     batch_size: ClassVar[int] = 1000
+    # For observers: S3's API names (the AWS SDKs' operation names) and the attributes of the
+    # "aws-api" semantic conventions.
+    api_service = "S3"
+    api_names = (
+        ("GET", ("tagging",), "GetObjectTagging"),
+        ("GET", ("list-type",), "ListObjectsV2"),
+        ("GET", ("uploadId",), "ListParts"),
+        ("GET", (), "GetObject"),
+        ("HEAD", (), "HeadObject"),
+        ("PUT", ("partNumber", "h:x-amz-copy-source"), "UploadPartCopy"),
+        ("PUT", ("partNumber",), "UploadPart"),
+        ("PUT", ("h:x-amz-copy-source",), "CopyObject"),
+        ("PUT", (), "PutObject"),
+        ("POST", ("uploads",), "CreateMultipartUpload"),
+        ("POST", ("uploadId",), "CompleteMultipartUpload"),
+        ("POST", ("delete",), "DeleteObjects"),
+        ("DELETE", ("uploadId",), "AbortMultipartUpload"),
+        ("DELETE", (), "DeleteObject"),
+    )
+    api_attributes: ClassVar[Mapping[str, str]] = {"rpc.system": "aws-api", "rpc.service": "S3"}
 
     # Set by the store: the bucket, the region and credentials, and the addressing (on open).
     _bucket: str
@@ -127,6 +147,12 @@ class S3Dialect(HttpStore):
             self._bucket_path = f"{base_path}/{encode_key(self._bucket)}/"
         self._host = host
         self._base = f"{scheme}://{host}"
+
+    def _api_attributes(self, path: str | None, name: str) -> dict[str, str]:
+        attributes = {**self.api_attributes, "rpc.method": name, "aws.s3.bucket": self._bucket}
+        if path is not None and name not in ("ListObjectsV2", "DeleteObjects"):  # a listing's path is a prefix
+            attributes["aws.s3.key"] = self._key(path)
+        return attributes
 
     def _url(self, key: str | None, query: Mapping[str, str] | None = None) -> str:
         path = self._bucket_path + encode_key(key) if key is not None else self._bucket_path.rstrip("/") or "/"
