@@ -14,7 +14,8 @@ import logging
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -304,11 +305,73 @@ async def test_no_spans_from_azure_core(azurite_endpoint: str, exporter: InMemor
         async with azure_emulator.make_store(azurite_endpoint, container, observer=OTelObserver()) as store:
             await store.put("a", b"x")
             assert await store.get("a") == b"x"
+        ours = exporter.get_finished_spans()
+        # The same settings do trace an azure-core client: the check above could see its spans.
+        await azure_emulator.create_container(azurite_endpoint, f"o-{uuid.uuid4().hex[:20]}")
+        sdk = exporter.get_finished_spans()[len(ours) :]
     finally:
         settings.tracing_enabled = False
-    ops = operations(exporter)
-    assert [s.name for s in ops] == ["Azure.PutBlob", "Azure.GetBlob"]  # the global provider by default
-    assert len(exporter.get_finished_spans()) == 4  # and one attempt each: nothing from azure-core
+    assert [s.name for s in operations(exporter)][:2] == ["Azure.PutBlob", "Azure.GetBlob"]  # the global provider
+    assert len(ours) == 4  # one attempt each
+    assert {s.instrumentation_scope.name for s in ours if s.instrumentation_scope} == {"objectstorex"}
+    assert any(s.instrumentation_scope and s.instrumentation_scope.name != "objectstorex" for s in sdk)
+
+
+class Recorder:
+    """A plain observer (the protocol, no OpenTelemetry): records every call it gets."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[object, ...]] = []
+
+    def operation(self, provider: str, name: str, path: str | None, attributes: Mapping[str, str]) -> Recorder.Scope:
+        self.events.append(("operation", provider, name, path))
+        return Recorder.Scope(self, name)
+
+    class Scope:
+        def __init__(self, recorder: Recorder, name: str) -> None:
+            self.recorder, self.name = recorder, name
+
+        def attempt(self, method: str, url: str, server: str, port: int | None, resend_count: int) -> Recorder.Try:
+            self.recorder.events.append(("attempt", self.name, method, resend_count))
+            return Recorder.Try(self)
+
+        def end(self, error: BaseException | None) -> None:
+            self.recorder.events.append(("end", self.name, type(error).__name__ if error else None))
+
+    class Try:
+        def __init__(self, scope: Recorder.Scope) -> None:
+            self.scope = scope
+
+        def end(self, status: int | None, error: BaseException | None, headers: Mapping[str, str] | None) -> None:
+            self.scope.recorder.events.append(("answer", self.scope.name, status))
+
+
+#: The API calls of a 3-part put_stream, by provider (parts go concurrently: compared as counts).
+MULTIPART = {
+    "s3": {"S3.CreateMultipartUpload": 1, "S3.UploadPart": 3, "S3.CompleteMultipartUpload": 1},
+    "azure": {"Azure.PutBlock": 3, "Azure.PutBlockList": 1},
+    "gcs": {"GCS.storage.objects.insert": 4},  # the session, then one request per chunk
+}
+
+
+async def test_put_stream_reports_each_api_call(env: Env) -> None:
+    """Any object with the Observer protocol works; a multipart upload is one operation per API call."""
+    recorder = Recorder()
+    part = 5 * 1024 * 1024
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(3):
+            yield bytes([i]) * part
+
+    async with env.store(observer=recorder) as store:
+        await store.put_stream("big", chunks(), part_size=part)
+    ops = Counter(str(e[2]) for e in recorder.events if e[0] == "operation")
+    assert ops == MULTIPART[env.provider]
+    assert all(e[3] == "big" for e in recorder.events if e[0] == "operation")
+    ends = [e for e in recorder.events if e[0] == "end"]
+    assert len(ends) == sum(ops.values())
+    assert all(e[2] is None for e in ends)
+    assert all(e[3] == 0 for e in recorder.events if e[0] == "attempt")  # no retry was needed
 
 
 # ---------------------------------------------------------------------------------------------- logging
