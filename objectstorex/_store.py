@@ -38,6 +38,7 @@ from .errors import (
 )
 from .paths import validate_path, validate_prefix
 from .preconditions import GetConditions, PutMode, UpdateVersion, validate_put_mode
+from .progress import Reporter
 
 __all__ = ["BaseStore", "GetOptions", "PutOptions", "Store"]
 
@@ -756,7 +757,18 @@ class BaseStore(ABC):
         async def opener() -> tuple[ObjectMeta, AsyncIterator[bytes]]:
             if not self._live:
                 await self._ensure_open()
-            return await self._open_stream(path, opts, size)
+            meta, chunks = await self._open_stream(path, opts, size)
+            if opts.progress is None:
+                return meta, chunks
+            # One place for every store: the chunks are counted as they are handed out.
+            total: int | None = meta.size
+            if opts.range is not None:
+                try:
+                    start, end = opts.range.resolve(meta.size)
+                    total = end - start
+                except ObjectStoreError:
+                    total = None  # not knowable from the metadata: the last event carries it
+            return meta, Reporter(opts.progress, path, total).streamed(chunks)
 
         return ObjectStream(opener)
 

@@ -70,6 +70,7 @@ from ..errors import (
     PermissionDeniedError,
 )
 from ..preconditions import GetConditions, PutMode, UpdateVersion, check_get, check_put
+from ..progress import Reporter, report_whole
 from ._local_fs import (
     DIR_FLAGS,
     LIST_FLAGS,
@@ -646,7 +647,12 @@ class LocalStore(BaseStore):
             temp.discard()
 
     async def _put(self, path: str, data: bytes, opts: PutOptions) -> PutResult:
-        return await run_blocking(self._put_sync, path, data, opts)
+        if opts.progress is None:
+            return await run_blocking(self._put_sync, path, data, opts)
+        reporter = report_whole(opts.progress, path, len(data))
+        result = await run_blocking(self._put_sync, path, data, opts)
+        reporter.finish()
+        return result
 
     def _write_chunk(self, path: str, temp: TempFile, chunk: bytes) -> None:
         with _MapErrors(path, "put_stream", write=True):
@@ -668,6 +674,9 @@ class LocalStore(BaseStore):
     ) -> PutResult:
         self._segments(path)
         limit = part_size or _STREAM_BUFFER
+        reporter = None if opts.progress is None else Reporter(opts.progress, path)
+        if reporter is not None:
+            chunks = reporter.counted(chunks)
         temp = await run_blocking(self._new_temp, path)
         owned = True
         try:
@@ -685,7 +694,10 @@ class LocalStore(BaseStore):
             if pending:
                 await run_blocking(self._write_chunk, path, temp, b"".join(pending))
             owned = False  # from here the worker call owns the temp file and removes it
-            return await run_blocking(self._commit_stream, path, temp, opts)
+            result = await run_blocking(self._commit_stream, path, temp, opts)
+            if reporter is not None:
+                reporter.finish()
+            return result
         finally:
             if owned:
                 # Shielded: a cancelled upload still removes its temp file. discard() waits for
@@ -771,7 +783,12 @@ class LocalStore(BaseStore):
             os.close(fd)
 
     async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: ProgressCallback | None = None) -> None:
+        if progress is None:
+            await run_blocking(self._copy_sync, src, dst, overwrite)
+            return
+        reporter = report_whole(progress, dst, (await self._head(src, None)).size)
         await run_blocking(self._copy_sync, src, dst, overwrite)
+        reporter.finish()
 
     def _rename_sync(self, src: str, dst: str, overwrite: bool) -> None:
         src_segments, dst_segments = self._segments(src), self._segments(dst)
@@ -871,7 +888,10 @@ class LocalStore(BaseStore):
         return GetResult(data, meta, attributes)
 
     async def _get(self, path: str, opts: GetOptions) -> GetResult:
-        return await run_blocking(self._get_sync, path, opts)
+        result = await run_blocking(self._get_sync, path, opts)
+        if opts.progress is not None:
+            report_whole(opts.progress, path, len(result.data)).finish()
+        return result
 
     def _get_ranges_sync(self, path: str, ranges: builtins.list[ByteRange]) -> builtins.list[bytes]:
         fd, st, _ = self._open_object(path, _NO_CONDITIONS, "get_ranges")

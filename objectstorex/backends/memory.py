@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from .._ranges import ByteRange
@@ -17,6 +17,7 @@ from .._store import BaseStore, GetOptions, PutOptions
 from .._types import Attributes, Capabilities, GetResult, ListResult, ObjectMeta, ProgressCallback, PutResult
 from ..errors import AlreadyExistsError, NotFoundError
 from ..preconditions import UpdateVersion, check_get, check_put
+from ..progress import Reporter, report_whole
 
 __all__ = ["MemoryStore"]
 
@@ -100,7 +101,12 @@ class MemoryStore(BaseStore):
         if opts.mode != "overwrite":
             current = self._objects.get(path)
             check_put(opts.mode, None if current is None else current.meta, path=path, provider="memory")
-        return self._store(path, data, opts.attributes, opts.tags or {})
+        if opts.progress is None:
+            return self._store(path, data, opts.attributes, opts.tags or {})
+        reporter = report_whole(opts.progress, path, len(data))
+        result = self._store(path, data, opts.attributes, opts.tags or {})
+        reporter.finish()
+        return result
 
     async def _put_stream(
         self,
@@ -112,8 +118,14 @@ class MemoryStore(BaseStore):
     ) -> PutResult:
         # The data lives in memory anyway; it becomes visible only when complete, and the
         # mode is checked at completion, like a conditional CompleteMultipartUpload.
-        parts = [chunk async for chunk in chunks]
-        return await self._put(path, b"".join(parts), opts)
+        if opts.progress is None:
+            parts = [chunk async for chunk in chunks]
+            return await self._put(path, b"".join(parts), opts)
+        reporter = Reporter(opts.progress, path)
+        parts = [chunk async for chunk in reporter.counted(chunks)]
+        result = await self._put(path, b"".join(parts), replace(opts, progress=None))
+        reporter.finish()
+        return result
 
     async def _delete(self, path: str, cond: UpdateVersion | None) -> None:
         if cond is None:
@@ -129,7 +141,10 @@ class MemoryStore(BaseStore):
         entry = self._entry(src)
         if not overwrite and dst in self._objects:
             raise AlreadyExistsError(f"object {dst!r} already exists", path=dst, provider="memory")
+        reporter = None if progress is None else report_whole(progress, dst, entry.meta.size)
         self._store(dst, entry.data, entry.attributes, entry.tags)
+        if reporter is not None:
+            reporter.finish()
 
     async def _rename(self, src: str, dst: str, *, overwrite: bool) -> None:
         await self._copy(src, dst, overwrite=overwrite)
@@ -144,14 +159,18 @@ class MemoryStore(BaseStore):
         if opts.conditions:
             check_get(opts.conditions, entry.meta, provider="memory")
         if opts.range is None:
-            return GetResult(entry.data, entry.meta, entry.attributes)
-        start, end = opts.range.resolve(entry.meta.size, path=path, provider="memory")
-        return GetResult(entry.data[start:end], entry.meta, entry.attributes)
+            data = entry.data
+        else:
+            start, end = opts.range.resolve(entry.meta.size, path=path, provider="memory")
+            data = entry.data[start:end]
+        if opts.progress is not None:
+            report_whole(opts.progress, path, len(data)).finish()
+        return GetResult(data, entry.meta, entry.attributes)
 
     async def _open_stream(
         self, path: str, opts: GetOptions, chunk_size: int
     ) -> tuple[ObjectMeta, AsyncIterator[bytes]]:
-        result = await self._get(path, opts)
+        result = await self._get(path, replace(opts, progress=None))  # get_stream reports the chunks
 
         async def chunks() -> AsyncIterator[bytes]:
             view = memoryview(result.data)

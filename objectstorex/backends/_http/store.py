@@ -24,7 +24,7 @@ from typing import Any, ClassVar, TypeVar
 from ..._config import after_retries, network_options, retry_call
 from ..._ranges import ByteRange, coalesce, http_range_header, slice_spans
 from ..._store import BaseStore, GetOptions, PutOptions, check_checksum
-from ..._types import Attributes, ChecksumName, GetResult, ListResult, ObjectMeta, PutResult
+from ..._types import Attributes, ChecksumName, GetResult, ListResult, ObjectMeta, ProgressCallback, PutResult
 from ...errors import (
     AlreadyExistsError,
     InvalidConfigError,
@@ -37,6 +37,7 @@ from ...errors import (
 from ...observe import Observer
 from ...paths import KeyPrefix, validate_prefix
 from ...preconditions import GetConditions, PutMode, UpdateVersion, check_get, http_get_headers, quote_etag
+from ...progress import SENDING, PartSent, Reporter, read_counted
 from .errors import TRANSPORT_ERRORS, ErrorCodes, ServiceError, error_for, retry_after, transport_error
 from .headers import content_length, content_range
 from .observed import ApiNames, Call, ObservedTransport
@@ -388,11 +389,20 @@ class HttpStore(KeyPrefix, BaseStore):
             request.headers = {**{k: v for k, v in defaults.items() if k.lower() not in own}, **request.headers}
         try:
             await self._authorize(request)
+            sending = None if request.body is None else SENDING.get()
+            if sending is not None:
+                sending.sending(len(request.body))  # type: ignore[arg-type]
             response = await transport.send(request)
         except ObjectStoreError:
             raise
         except TRANSPORT_ERRORS as e:
             raise transport_error(e, provider=self.provider, operation=operation, path=path) from e
+        if sending is not None:
+            try:
+                sending.sent(len(request.body))  # type: ignore[arg-type]
+            except BaseException:
+                response.close()  # the progress callable raised: the transfer stops here
+                raise
         status = response.status
         if status < 300 or status in ok:
             return response
@@ -639,6 +649,7 @@ class HttpStore(KeyPrefix, BaseStore):
 
     async def _get(self, path: str, opts: GetOptions) -> GetResult:
         key = self._key(path)
+        reporter = None if opts.progress is None else Reporter(opts.progress, path)
 
         async def attempt() -> tuple[Response, ObjectMeta, bytes, GetOptions]:
             # The body is read inside the attempt: a reset, truncation or stall mid-body is retried.
@@ -648,7 +659,12 @@ class HttpStore(KeyPrefix, BaseStore):
             try:
                 meta = self._meta(path, response.headers)
                 self._check_read(path, planned, meta, "get")
-                data = await response.read()
+                if reporter is None:
+                    data = await response.read()
+                else:
+                    reporter.start(content_length(response.headers, provider=self.provider, path=path))
+                    reporter.rewind(reporter.transferred)  # a read again from the start
+                    data = await read_counted(response.content, reporter)
             except TRANSPORT_ERRORS as e:
                 response.close()
                 raise transport_error(e, provider=self.provider, operation="get", path=path) from e
@@ -666,6 +682,8 @@ class HttpStore(KeyPrefix, BaseStore):
             # A server that ignored the range: apply it here.
             start, end = planned.range.resolve(len(data), path=path, provider=self.provider)
             data = data[start:end]
+        if reporter is not None:
+            reporter.finish()
         return GetResult(data, meta, self._attributes(response.headers))
 
     async def _open_stream(
@@ -770,9 +788,20 @@ class HttpStore(KeyPrefix, BaseStore):
     async def _head(self, path: str, version: str | None) -> ObjectMeta:
         return await self._head_answer(path, version)
 
+    async def _copy_reported(self, src: str, dst: str, overwrite: bool, progress: ProgressCallback) -> None:
+        """A dialect's ``_copy`` reporting progress: the source's size first, all of it once the copy is stored."""
+        size = (await self._head(src, None)).size  # a missing source fails here, before any event
+        reporter = Reporter(progress, dst, size)
+        reporter.start()
+        await self._copy(src, dst, overwrite=overwrite)
+        reporter.add(size)
+        reporter.finish()
+
     # ------------------------------------------------------------------------------ writes
 
     async def _put(self, path: str, data: bytes | memoryview, opts: PutOptions) -> PutResult:
+        if opts.progress is not None:
+            return await self._put_reported(path, data, opts)
         request = await self._put_request(path, data, opts)
         if opts.mode == "overwrite":
             answer = await self._call("put", path, lambda: _copy_request(request))
@@ -781,6 +810,20 @@ class HttpStore(KeyPrefix, BaseStore):
             "put", path, opts.mode, lambda: _copy_request(request), lambda: self._landed(path, data, request)
         )
         return result if isinstance(result, PutResult) else self._put_result(result)
+
+    async def _put_reported(self, path: str, data: bytes | memoryview, opts: PutOptions) -> PutResult:
+        """``_put`` reporting progress: the body counts once its answer arrives (a resend takes it back)."""
+        reporter = Reporter(opts.progress, path, len(data))  # type: ignore[arg-type]
+        reporter.start()
+        sent = PartSent(reporter, len(data))
+        token = SENDING.set(sent)
+        try:
+            result = await self._put(path, data, replace(opts, progress=None))
+        finally:
+            SENDING.reset(token)
+        sent.complete()
+        reporter.finish()
+        return result
 
     async def _put_stream(
         self,
@@ -797,6 +840,9 @@ class HttpStore(KeyPrefix, BaseStore):
             # Everything fits one request: a single put is atomic and cheaper.
             return await self._put(path, whole, opts)
         key = self._key(path)
+        reporter = None if opts.progress is None else Reporter(opts.progress, path)
+        if reporter is not None:
+            reporter.start()  # before any request: a callable that raises costs no upload
         upload = Upload(path, key, opts, await self._begin_upload(path, key, opts), {})
         uploader = PartUploader(self._concurrency(max_concurrency))
         try:
@@ -808,21 +854,35 @@ class HttpStore(KeyPrefix, BaseStore):
                     break
                 number += 1
                 last = await reader.at_end()
+                if last and reporter is not None:
+                    reporter.total = reader.offset  # the size is known from here
 
                 async def send(
                     number: int = number, offset: int = offset, part: memoryview = part, last: bool = last
                 ) -> None:
-                    upload.parts[number] = await self._upload_part(upload, number, offset, part, last)
+                    if reporter is None:
+                        upload.parts[number] = await self._upload_part(upload, number, offset, part, last)
+                        return
+                    sent = PartSent(reporter, len(part))
+                    token = SENDING.set(sent)  # this task's requests report the part's bytes
+                    try:
+                        upload.parts[number] = await self._upload_part(upload, number, offset, part, last)
+                    finally:
+                        SENDING.reset(token)
+                    sent.complete()
 
                 await uploader.submit(send)
                 del part
             await uploader.wait()
-            return await self._complete_upload(upload)
+            result = await self._complete_upload(upload)
         except BaseException:
             await uploader.cancel()
             # Shielded: a cancelled upload must still be aborted, so no part is left behind.
             await asyncio.shield(self._abort_upload(upload))
             raise
+        if reporter is not None:
+            reporter.finish()  # after the object is stored: only a complete upload is done
+        return result
 
     def _chunk(self, chunk: object, path: str) -> bytes:
         """A validated chunk, not copied: the part reader copies it once, into its part."""

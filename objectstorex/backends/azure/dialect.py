@@ -362,6 +362,8 @@ class AzureDialect(HttpStore):
         return batch_body(subrequests, boundary)
 
     async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: ProgressCallback | None = None) -> None:
+        if progress is not None:
+            return await self._copy_reported(src, dst, overwrite, progress)
         # Copy Blob keeps content settings and metadata but not index tags: read the source's
         # (this also reports a missing source) and set them on the copy.
         tags = await self._get_tags(src)

@@ -542,6 +542,8 @@ class GCSDialect(HttpStore):
 
     async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: ProgressCallback | None = None) -> None:
         """``rewriteTo``, looping on ``rewriteToken``; ``ifGenerationMatch=0`` for copy_if_not_exists."""
+        if progress is not None:
+            return await self._copy_reported(src, dst, overwrite, progress)
         operation = "copy" if overwrite else "copy_if_not_exists"
         target = f"b/{quote(self._bucket, safe='')}/o/{quote(self._key(dst), safe='')}"
         url = f"{self._url(self._key(src))}/rewriteTo/{target}"

@@ -436,6 +436,8 @@ class S3Dialect(HttpStore):
         return f"/{encode_key(self._bucket)}/{encode_key(self._key(path))}"
 
     async def _copy(self, src: str, dst: str, *, overwrite: bool, progress: ProgressCallback | None = None) -> None:
+        if progress is not None:
+            return await self._copy_reported(src, dst, overwrite, progress)
         if not overwrite:
             await self._copy_multipart(src, dst, create=True)
             return
