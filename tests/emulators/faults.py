@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
-FaultKind = Literal["answer", "reset", "truncate", "stall", "lost", "flip", "chunked"]
+FaultKind = Literal["answer", "reset", "truncate", "stall", "lost", "flip", "flip_request", "chunked"]
 
 _REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
@@ -105,6 +105,11 @@ class Fault:
     def flip(cls, at: int) -> Fault:
         """Forward, and invert the byte at offset ``at`` of the response body."""
         return cls("flip", after=at)
+
+    @classmethod
+    def flip_request(cls, at: int) -> Fault:
+        """Invert the byte at offset ``at`` of the request body, then forward it (an upload corrupted on the way)."""
+        return cls("flip_request", after=at)
 
     @classmethod
     def chunked(cls) -> Fault:
@@ -435,6 +440,10 @@ class FaultProxy:
             await writer.drain()
             return keep_alive
 
+        if fault is not None and fault.kind == "flip_request" and raw_body and raw_body == body:
+            corrupted = bytearray(raw_body)
+            corrupted[min(fault.after, len(raw_body) - 1)] ^= 0xFF
+            raw_body = bytes(corrupted)
         status_line, up_headers, up_body, has_body = await self._forward(method, target, headers, raw_body)
         request.status = int(status_line.split(" ", 2)[1])
         request.response_headers = {k.lower(): v for k, v in up_headers}
@@ -456,7 +465,7 @@ class FaultProxy:
         if not keep_alive:
             out.append(("Connection", "close"))
         wire_head = (status_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in out) + "\r\n").encode("latin-1")
-        if fault is None or not has_body or chunked:
+        if fault is None or not has_body or chunked or fault.kind == "flip_request":
             writer.write(wire_head + up_body)
             await writer.drain()
             return keep_alive

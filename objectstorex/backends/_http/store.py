@@ -25,8 +25,10 @@ from ..._config import after_retries, network_options, retry_call
 from ..._ranges import ByteRange, coalesce, http_range_header, slice_spans
 from ..._store import BaseStore, GetOptions, PutOptions, check_checksum
 from ..._types import Attributes, ChecksumName, GetResult, ListResult, ObjectMeta, ProgressCallback, PutResult
+from ...checksums import digest_async, encode, hasher, have_crc32c, resolve, update_async
 from ...errors import (
     AlreadyExistsError,
+    IntegrityError,
     InvalidConfigError,
     InvalidRangeError,
     NotFoundError,
@@ -176,6 +178,8 @@ class HttpStore(KeyPrefix, BaseStore):
     api_service: ClassVar[str] = "HTTP"
     api_names: ClassVar[ApiNames] = ()
     api_attributes: ClassVar[Mapping[str, str]] = {}
+    #: Headers a whole read sends to get the stored checksum back (S3: ``x-amz-checksum-mode``).
+    checksum_read_headers: ClassVar[Mapping[str, str]] = {}
 
     def _init_http(
         self,
@@ -297,6 +301,21 @@ class HttpStore(KeyPrefix, BaseStore):
     def _decode(self, headers: Mapping[str, str], data: bytes, path: str) -> bytes:
         """The stored bytes of a whole read's body (GCS undoes a transit-only gzip)."""
         return data
+
+    def _stored_checksums(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """The whole object's stored checksums in a read answer, by algorithm, as the provider encodes them.
+
+        Composite checksums (S3 ``-N`` values: a checksum of the parts' checksums) are left out.
+        """
+        return {}
+
+    def _algorithm(self, opts: PutOptions) -> str | None:
+        """The checksum a write sends (``None``: none), from the call's ``checksum=`` or the store's.
+
+        Raises:
+            NotSupportedError: the provider cannot store it or its library is missing (before any I/O).
+        """
+        return resolve(opts.checksum or self._checksum, self.provider)
 
     async def _head_answer(self, path: str, version: str | None) -> ObjectMeta:
         """``head``: a HEAD request by default (GCS reads its JSON resource)."""
@@ -578,6 +597,8 @@ class HttpStore(KeyPrefix, BaseStore):
         )
         if opts.range is not None:
             headers[self.range_header] = http_range_header(opts.range)
+        elif self.checksum_read_headers and self._checksum != "off":
+            headers.update(self.checksum_read_headers)
         if extra:
             headers.update(extra)
         return Request("GET", self._url(key, self._read_query(opts.version)), headers)
@@ -674,8 +695,18 @@ class HttpStore(KeyPrefix, BaseStore):
             response.release()
             return response, meta, data, planned
 
-        response, meta, data, planned = await self._retrying("get", path, attempt)
-        data = self._decode(response.headers, data, path)
+        for tries in (1, 2):
+            response, meta, data, planned = await self._retrying("get", path, attempt)
+            data = self._decode(response.headers, data, path)
+            if response.status != 200 or planned.range is not None:
+                break  # a range read: the stored checksum covers the whole object only
+            try:
+                await self._verify(path, response.headers, data)
+            except IntegrityError:
+                if tries == 2:
+                    raise
+                continue  # corrupted on the way: read it again, once
+            break
         if response.status == 200 and content_length(response.headers, provider=self.provider, path=path) is None:
             meta = replace(meta, size=len(data))  # a chunked answer: its size is what arrived
         if planned.range is not None and self._span(response, path) is None:
@@ -701,7 +732,8 @@ class HttpStore(KeyPrefix, BaseStore):
                 position = 0  # the server ignored the range: skip to the start
             elif content_length(response.headers, provider=self.provider, path=path) is None:
                 # A chunked answer (some gateways): read to its end, no resume.
-                return meta, to_eof(response, chunk_size, self._lost_stream(path))
+                body = to_eof(response, chunk_size, self._lost_stream(path))
+                return meta, self._verified_stream(path, response.headers, body)
             else:
                 start, end, position = 0, meta.size, 0
         except BaseException:
@@ -748,7 +780,70 @@ class HttpStore(KeyPrefix, BaseStore):
             retry=self._retry,
             lost=self._lost_stream(path),
         )
+        if span is None and planned.range is None:
+            body = self._verified_stream(path, response.headers, body)
         return meta, body
+
+    def _expected_checksum(self, headers: Mapping[str, str]) -> tuple[str, str] | None:
+        """The stored checksum a whole read is checked against: ``(algorithm, encoded)``, or ``None``."""
+        if self._checksum == "off":
+            return None
+        stored = self._stored_checksums(headers)
+        for algorithm in ("crc32c", "crc32", "sha256", "md5"):  # the cheapest first
+            value = stored.get(algorithm)
+            if value and (algorithm != "crc32c" or have_crc32c()):
+                return algorithm, value
+        return None
+
+    def _integrity_error(self, operation: str, path: str, algorithm: str, expected: str, actual: str) -> IntegrityError:
+        return IntegrityError(
+            f"{operation} {path!r}: the bytes received do not match the stored checksum",
+            algorithm=algorithm,
+            expected=expected,
+            actual=actual,
+            path=path,
+            provider=self.provider,
+        )
+
+    async def _verify(self, path: str, headers: Mapping[str, str], data: bytes) -> None:
+        """Check a whole read's bytes against the stored checksum its answer carries."""
+        expected = self._expected_checksum(headers)
+        if expected is None:
+            return
+        algorithm, value = expected
+        actual = encode(await digest_async(algorithm, data))
+        if actual != value:
+            raise self._integrity_error("get", path, algorithm, value, actual)
+
+    def _verified_stream(
+        self, path: str, headers: Mapping[str, str], body: AsyncIterator[bytes]
+    ) -> AsyncIterator[bytes]:
+        """``body`` checked as it streams: the last chunk is held back until the whole checksum matches."""
+        expected = self._expected_checksum(headers)
+        if expected is None:
+            return body
+        algorithm, value = expected
+
+        async def verified() -> AsyncIterator[bytes]:
+            h = hasher(algorithm)
+            held: bytes | None = None
+            try:
+                async for chunk in body:
+                    await update_async(h, chunk)
+                    if held is not None:
+                        yield held
+                    held = chunk
+                actual = encode(h.digest())
+                if actual != value:
+                    raise self._integrity_error("get_stream", path, algorithm, value, actual)
+                if held is not None:
+                    yield held
+            finally:
+                close = getattr(body, "aclose", None)
+                if close is not None:
+                    await close()
+
+        return verified()
 
     def _lost_stream(self, path: str) -> Callable[[BaseException, int], ObjectStoreError]:
         def lost(exc: BaseException, position: int) -> ObjectStoreError:
@@ -802,6 +897,7 @@ class HttpStore(KeyPrefix, BaseStore):
     async def _put(self, path: str, data: bytes | memoryview, opts: PutOptions) -> PutResult:
         if opts.progress is not None:
             return await self._put_reported(path, data, opts)
+        self._algorithm(opts)  # an unusable checksum fails before any I/O
         request = await self._put_request(path, data, opts)
         if opts.mode == "overwrite":
             answer = await self._call("put", path, lambda: _copy_request(request))
@@ -833,6 +929,7 @@ class HttpStore(KeyPrefix, BaseStore):
         part_size: int | None,
         max_concurrency: int | None,
     ) -> PutResult:
+        self._algorithm(opts)  # an unusable checksum fails before any I/O
         size = self._part_size(part_size)
         reader = PartReader(chunks, size)
         whole = await reader.whole()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import re
 import uuid
 from collections.abc import Mapping
@@ -24,7 +23,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
-from ...errors import InvalidArgumentError, NotFoundError, ObjectStoreError
+from ...checksums import digest_async, encode
+from ...errors import IntegrityError, InvalidArgumentError, NotFoundError, ObjectStoreError
 from ...preconditions import UpdateVersion, http_put_headers, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload
 from .._http.headers import http_date, object_size
@@ -64,10 +64,6 @@ _RESPONSE_ATTRS = {
     "content_language": "Content-Language",
     "cache_control": "Cache-Control",
 }
-
-
-def _md5(data: bytes | memoryview) -> bytes:
-    return hashlib.md5(data, usedforsecurity=False).digest()
 
 
 class AzureDialect(HttpStore):
@@ -174,6 +170,33 @@ class AzureDialect(HttpStore):
         modified = http_date(headers, "Last-Modified", provider="azure", path=path)
         return ObjectMeta(path, size, modified, headers.get("ETag"), None)
 
+    def _stored_checksums(self, headers: Mapping[str, str]) -> dict[str, str]:
+        md5 = headers.get("Content-MD5")  # on a whole-blob read: the blob's stored MD5, if it has one
+        return {"md5": md5} if md5 else {}
+
+    def _error(
+        self,
+        operation: str,
+        path: str | None,
+        status: int | None,
+        code: str,
+        *,
+        mode: Any = None,
+        version: bool = False,
+    ) -> ObjectStoreError:
+        if code == "Md5Mismatch":
+            # The service hashed a body that differs from our Content-MD5: corrupted on the way; not stored.
+            return IntegrityError(
+                f"{operation} {path!r}: Azure received bytes that do not match their Content-MD5",
+                algorithm="md5",
+                expected="Content-MD5 sent",
+                actual="hash of the bytes received",
+                path=path,
+                provider="azure",
+                status=status,
+            )
+        return super()._error(operation, path, status, code, mode=mode, version=version)
+
     def _attributes(self, headers: Mapping[str, str]) -> Attributes:
         metadata = {k[10:]: v for k, v in headers.items() if k[:10].lower() == "x-ms-meta-"}
         return Attributes(**{name: headers.get(h) for name, h in _RESPONSE_ATTRS.items()}, metadata=metadata)
@@ -211,10 +234,10 @@ class AzureDialect(HttpStore):
         headers["x-ms-blob-type"] = "BlockBlob"
         # The request's Content-Type sets the blob's unless x-ms-blob-content-type does.
         headers["content-type"] = headers.pop("x-ms-blob-content-type", "application/octet-stream")
-        if opts.mode != "overwrite":
-            # Stored with the blob: what proves a lost answer's write was ours (_landed).
-            digest = await asyncio.to_thread(_md5, data) if len(data) > MIB else _md5(data)  # off the loop
-            headers["content-md5"] = base64.b64encode(digest).decode()
+        if opts.mode != "overwrite" or self._algorithm(opts) == "md5":
+            # Checked by Azure on arrival and stored with the blob: also what proves a lost
+            # answer's write was ours (_landed).
+            headers["content-md5"] = encode(await digest_async("md5", data))  # off the loop when large
         return Request("PUT", self._url(self._key(path)), headers, data)
 
     def _put_result(self, answer: Answer) -> PutResult:
@@ -251,9 +274,10 @@ class AzureDialect(HttpStore):
             )
         block_id = base64.b64encode(f"{upload.state[0]}-{number:08d}".encode()).decode()
         url = self._url(upload.key, {"comp": "block", "blockid": block_id})
-        await self._call(
-            "put_stream", upload.path, lambda: Request("PUT", url, {"content-type": "application/octet-stream"}, data)
-        )
+        headers = {"content-type": "application/octet-stream"}
+        if self._algorithm(upload.opts) == "md5":
+            headers["content-md5"] = encode(await digest_async("md5", data))  # Azure checks the block
+        await self._call("put_stream", upload.path, lambda: Request("PUT", url, dict(headers), data))
         return block_id
 
     def _block_ids(self, upload: Upload) -> list[str]:

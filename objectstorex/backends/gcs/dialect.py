@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
+from ...checksums import digest_async, encode
 from ...errors import InvalidArgumentError, NotFoundError, ObjectStoreError, PreconditionError, TransportError
 from ...preconditions import PutMode, UpdateVersion, normalize_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload
@@ -185,6 +186,17 @@ class GCSDialect(HttpStore):
             headers.get("x-goog-generation"),
         )
 
+    def _stored_checksums(self, headers: Mapping[str, str]) -> dict[str, str]:
+        # x-goog-hash: "crc32c=<b64>,md5=<b64>" (one header or several, joined); of the stored bytes.
+        out: dict[str, str] = {}
+        getall = getattr(headers, "getall", None)  # GCS sends one x-goog-hash header per algorithm
+        values = getall("x-goog-hash", []) if getall is not None else [headers.get("x-goog-hash", "")]
+        for item in ",".join(values).split(","):
+            name, _, value = item.strip().partition("=")
+            if name in ("crc32c", "md5") and value:
+                out[name] = value
+        return out
+
     def _attributes(self, headers: Mapping[str, str]) -> Attributes:
         # Media downloads carry user metadata as x-goog-meta-* headers (names case-insensitive).
         # The first-letter test keeps the common case (no x-* header) from slicing every name.
@@ -334,6 +346,10 @@ class GCSDialect(HttpStore):
     async def _put_request(self, path: str, data: bytes | memoryview, opts: PutOptions) -> Request:
         """A multipart upload: metadata and body in one request, conditioned on the put mode."""
         resource = self._resource_body(self._key(path), opts)
+        algorithm = self._algorithm(opts)
+        if algorithm is not None:
+            # GCS checks the bytes it received against it and refuses the upload otherwise.
+            resource["crc32c" if algorithm == "crc32c" else "md5Hash"] = encode(await digest_async(algorithm, data))
         query = {"uploadType": "multipart", "fields": "etag,generation"}
         query.update(await self._write_params(path, "put", opts.mode))
         content_type = resource.get("contentType", "application/octet-stream")

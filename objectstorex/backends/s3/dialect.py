@@ -22,6 +22,7 @@ from xml.etree import ElementTree
 
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
+from ...checksums import digest_async, encode
 from ...errors import NotFoundError, NotSupportedError, ObjectStoreError, PreconditionError
 from ...preconditions import PutMode, UpdateVersion, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload, gather_or_cancel
@@ -121,6 +122,7 @@ class S3Dialect(HttpStore):
         ("DELETE", (), "DeleteObject"),
     )
     api_attributes: ClassVar[Mapping[str, str]] = {"rpc.system": "aws-api", "rpc.service": "S3"}
+    checksum_read_headers: ClassVar[Mapping[str, str]] = {"x-amz-checksum-mode": "ENABLED"}
 
     # Set by the store: the bucket, the region and credentials, and the addressing (on open).
     _bucket: str
@@ -222,6 +224,16 @@ class S3Dialect(HttpStore):
     def _version_query(self, version: str | None) -> dict[str, str] | None:
         return {"versionId": version} if version is not None else None
 
+    def _stored_checksums(self, headers: Mapping[str, str]) -> dict[str, str]:
+        if headers.get("x-amz-checksum-type", "").upper() == "COMPOSITE":
+            return {}  # a checksum of the parts' checksums: not one of the bytes
+        out: dict[str, str] = {}
+        for algorithm in ("crc32", "crc32c", "sha256"):
+            value = headers.get(f"x-amz-checksum-{algorithm}")
+            if value and "-" not in value:  # "<value>-N": composite
+                out[algorithm] = value
+        return out
+
     def _put_result(self, answer: Answer) -> PutResult:
         etag = answer.headers.get("ETag")
         if etag is None and answer.body:  # CompleteMultipartUpload: the ETag is in the XML
@@ -271,14 +283,23 @@ class S3Dialect(HttpStore):
             headers: dict[str, str] = {}
         else:
             headers = attribute_headers(opts.attributes, opts.tags, path)
+        algorithm = self._algorithm(opts)
         digest = await _sha256(data)
         headers[_SHA256] = digest.hex()  # hashed once, not per attempt
+        if algorithm == "md5":
+            headers["Content-MD5"] = encode(await digest_async("md5", data))  # checked by S3, not stored
+        # Stored with the object and checked by S3 on arrival. For a conditional write it is also
+        # what proves that the object a retry finds after a lost answer is the one sent (see
+        # _landed): SHA-256 (already computed for the signature) when no other is chosen.
+        flexible = algorithm if algorithm in ("crc32", "crc32c", "sha256") else None
+        if flexible is None and mode != "overwrite":
+            flexible = "sha256"
+        if flexible is not None:
+            value = digest if flexible == "sha256" else await digest_async(flexible, data)
+            headers["x-amz-sdk-checksum-algorithm"] = flexible.upper()
+            headers[f"x-amz-checksum-{flexible}"] = encode(value)
         if mode != "overwrite":
             headers.update(await self._condition_headers(path, mode, "put"))
-            # Stored with the object: a retried conditional write whose first answer was lost
-            # can then prove that the object found is the one it sent (see _landed).
-            headers["x-amz-sdk-checksum-algorithm"] = "SHA256"
-            headers["x-amz-checksum-sha256"] = b64encode(digest).decode()
         return Request("PUT", self._url(self._key(path)), headers, data)
 
     async def _landed(self, path: str, data: bytes | memoryview, request: Request) -> PutResult | None:
@@ -291,10 +312,11 @@ class S3Dialect(HttpStore):
             )
         except NotFoundError:
             return None
-        stored = answer.headers.get("x-amz-checksum-sha256")
+        algorithm = request.headers.get("x-amz-sdk-checksum-algorithm", "SHA256").lower()
+        stored = answer.headers.get(f"x-amz-checksum-{algorithm}")
         etag = answer.headers.get("ETag")
         if stored is not None:
-            same = stored == request.headers.get("x-amz-checksum-sha256")
+            same = stored == request.headers.get(f"x-amz-checksum-{algorithm}")
         else:
             plain = (etag or "").strip('"')
             same = len(plain) == 32 and plain == hashlib.md5(data, usedforsecurity=False).hexdigest()
