@@ -309,3 +309,44 @@ async def test_checksum_planted_wrong_on_moto(moto_endpoint: str) -> None:
         assert (await store.get("p", range=(0, 10))) == data[:10]  # a range: not checked
     async with s3_emulator.make_store(moto_endpoint, bucket, checksum="off") as store:
         assert (await store.get("p")) == data
+
+
+@pytest.mark.s3
+async def test_s3_multipart_full_object_crc(moto_endpoint: str) -> None:
+    """Parts carry their CRC, the completion the whole object's CRC combined from them, and downloads check it."""
+    bucket = f"i-{uuid.uuid4().hex[:20]}"
+    await s3_emulator.create_bucket(moto_endpoint, bucket)
+    data = payload(12 * MIB, 12)
+    async with FaultProxy(moto_endpoint) as proxy, s3_emulator.make_store(proxy.url, bucket, retry=RETRY) as store:
+        algorithm = checksums.resolve("auto", "s3")
+        assert algorithm is not None
+        await store.put_stream("m", [data[i : i + MIB] for i in range(0, len(data), MIB)], part_size=5 * MIB)
+        (create,) = [r for r in proxy.requests if r.method == "POST" and "uploads" in r.params]
+        assert create.headers["x-amz-checksum-algorithm"] == algorithm.upper()
+        assert create.headers["x-amz-checksum-type"] == "FULL_OBJECT"
+        parts = [r for r in proxy.requests if r.method == "PUT" and "partNumber" in r.params]
+        assert len(parts) == 3
+        assert all(f"x-amz-checksum-{algorithm}" in r.headers for r in parts)
+        (complete,) = [r for r in proxy.requests if r.method == "POST" and "uploadId" in r.params]
+        assert complete.headers[f"x-amz-checksum-{algorithm}"] == b64(checksums.digest(algorithm, data))
+        rule = proxy.inject(Fault.flip(6 * MIB), method="GET", path="/m")
+        assert (await store.get("m")) == data  # checked against the full-object CRC: retried once
+        assert rule.injected == 1
+        got = next(r for r in proxy.requests if r.method == "GET" and r.path.endswith("/m"))
+        assert got.response_headers[f"x-amz-checksum-{algorithm}"] == b64(checksums.digest(algorithm, data))
+
+
+@pytest.mark.s3
+async def test_s3_composite_checksums_are_skipped(moto_endpoint: str) -> None:
+    """A composite ("-N") checksum is of the parts' checksums: downloads cannot check it and do not try."""
+    bucket = f"i-{uuid.uuid4().hex[:20]}"
+    await s3_emulator.create_bucket(moto_endpoint, bucket)
+    data = payload(11 * MIB, 13)
+    async with FaultProxy(moto_endpoint) as proxy, s3_emulator.make_store(proxy.url, bucket, retry=RETRY) as store:
+        await store.put_stream("c", [data], part_size=5 * MIB, checksum="sha256")
+        proxy.inject(Fault.flip(10), method="GET", path="/c")
+        got = await store.get("c")
+        answer = next(r for r in proxy.requests if r.method == "GET" and r.path.endswith("/c"))
+        assert answer.response_headers["x-amz-checksum-sha256"].endswith("-3")  # composite, announced
+        assert got != data  # the flipped byte came through: nothing was checked
+        assert len([r for r in proxy.requests if r.method == "GET"]) == 1

@@ -16,13 +16,13 @@ import contextlib
 import hashlib
 from base64 import b64encode
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 from xml.etree import ElementTree
 
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
-from ...checksums import digest_async, encode
+from ...checksums import combine_crc, digest_async, encode
 from ...errors import NotFoundError, NotSupportedError, ObjectStoreError, PreconditionError
 from ...preconditions import PutMode, UpdateVersion, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload, gather_or_cancel
@@ -69,6 +69,8 @@ async def _sha256(data: bytes | bytearray | memoryview) -> bytes:
 class _Multipart:
     upload_id: str
     conditions: dict[str, str]  # the put mode's condition, sent with the completion
+    algorithm: str | None = None  # the checksum of each part (declared at creation)
+    checksums: dict[int, tuple[bytes, int]] = field(default_factory=dict)  # part -> (digest, size)
 
 
 class _SourceChangedError(Exception):
@@ -336,12 +338,29 @@ class S3Dialect(HttpStore):
     async def _begin_upload(self, path: str, key: str, opts: PutOptions) -> _Multipart:
         conditions = await self._condition_headers(path, opts.mode, "put_stream")
         headers = attribute_headers(opts.attributes, opts.tags, path)
-        return _Multipart(await self._create_upload(path, key, headers, "put_stream"), conditions)
+        algorithm = self._algorithm(opts)
+        if algorithm in ("crc32", "crc32c", "sha256"):
+            # A CRC of the whole object (combined from the parts' CRCs); SHA-256 can only be
+            # composite (a checksum of the parts' checksums, which downloads cannot check).
+            headers["x-amz-checksum-algorithm"] = algorithm.upper()
+            headers["x-amz-checksum-type"] = "COMPOSITE" if algorithm == "sha256" else "FULL_OBJECT"
+        upload_id = await self._create_upload(path, key, headers, "put_stream")
+        return _Multipart(upload_id, conditions, algorithm)
 
     async def _upload_part(self, upload: Upload, number: int, offset: int, data: memoryview, last: bool) -> str:
-        digest = (await _sha256(data)).hex()
-        url = self._url(upload.key, {"partNumber": str(number), "uploadId": upload.state.upload_id})
-        answer = await self._call("put_stream", upload.path, lambda: Request("PUT", url, {_SHA256: digest}, data))
+        state: _Multipart = upload.state
+        sha256 = await _sha256(data)
+        headers = {_SHA256: sha256.hex()}
+        algorithm = state.algorithm
+        if algorithm == "md5":
+            headers["Content-MD5"] = encode(await digest_async("md5", data))  # checked by S3
+        elif algorithm is not None:
+            value = sha256 if algorithm == "sha256" else await digest_async(algorithm, data)
+            state.checksums[number] = (value, len(data))
+            headers["x-amz-sdk-checksum-algorithm"] = algorithm.upper()
+            headers[f"x-amz-checksum-{algorithm}"] = encode(value)
+        url = self._url(upload.key, {"partNumber": str(number), "uploadId": state.upload_id})
+        answer = await self._call("put_stream", upload.path, lambda: Request("PUT", url, dict(headers), data))
         etag = answer.headers.get("ETag")
         if not etag:
             raise ObjectStoreError(
@@ -352,7 +371,14 @@ class S3Dialect(HttpStore):
     async def _complete_upload(self, upload: Upload) -> PutResult:
         state: _Multipart = upload.state
         return await self._commit(
-            upload.path, upload.key, state.upload_id, upload.parts, upload.opts.mode, state.conditions, "put_stream"
+            upload.path,
+            upload.key,
+            state.upload_id,
+            upload.parts,
+            upload.opts.mode,
+            state.conditions,
+            "put_stream",
+            state if state.checksums else None,
         )
 
     async def _commit(
@@ -364,11 +390,30 @@ class S3Dialect(HttpStore):
         mode: PutMode,
         conditions: Mapping[str, str],
         operation: str,
+        checked: _Multipart | None = None,
     ) -> PutResult:
-        """CompleteMultipartUpload with the mode's condition, reconciled when its answer is lost."""
+        """CompleteMultipartUpload with the mode's condition, reconciled when its answer is lost.
+
+        With ``checked``, each part's checksum is listed, and a CRC of the whole object is sent,
+        combined from the parts' CRCs without reading the bytes again.
+        """
         ordered = sorted(parts.items())
-        body = complete_xml(ordered)
-        headers = {"Content-Type": "application/xml", _SHA256: hashlib.sha256(body).hexdigest(), **conditions}
+        checksum_headers: dict[str, str] = {}
+        if checked is not None and checked.algorithm is not None:
+            algorithm = checked.algorithm
+            sums = checked.checksums
+            body = complete_xml(ordered, {n: encode(sums[n][0]) for n, _ in ordered}, algorithm)
+            if algorithm != "sha256":
+                whole = combine_crc(algorithm, (sums[n] for n, _ in ordered))
+                checksum_headers = {f"x-amz-checksum-{algorithm}": encode(whole), "x-amz-checksum-type": "FULL_OBJECT"}
+        else:
+            body = complete_xml(ordered)
+        headers = {
+            "Content-Type": "application/xml",
+            _SHA256: hashlib.sha256(body).hexdigest(),
+            **checksum_headers,
+            **conditions,
+        }
         url = self._url(key, {"uploadId": upload_id})
         expected = multipart_etag([e for _, e in ordered])
 

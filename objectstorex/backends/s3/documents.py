@@ -236,9 +236,17 @@ def delete_xml(keys: Iterable[str]) -> bytes:
     return f"{head}{items}</Delete>".encode()
 
 
-def complete_xml(parts: Iterable[tuple[int, str]]) -> bytes:
-    """The body of a CompleteMultipartUpload request."""
-    items = "".join(f"<Part><PartNumber>{n}</PartNumber><ETag>{escape(e)}</ETag></Part>" for n, e in parts)
+def complete_xml(
+    parts: Iterable[tuple[int, str]], checksums: Mapping[int, str] | None = None, algorithm: str = ""
+) -> bytes:
+    """The body of a CompleteMultipartUpload request (with each part's ``algorithm`` checksum, if given)."""
+    element = f"Checksum{algorithm.upper()}"
+    items = "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>{escape(e)}</ETag>"
+        + (f"<{element}>{checksums[n]}</{element}>" if checksums else "")
+        + "</Part>"
+        for n, e in parts
+    )
     return (
         f'<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="{_NS[1:-1]}">'
         f"{items}</CompleteMultipartUpload>"
