@@ -174,6 +174,27 @@ async def test_a_part_sent_again_after_503_shows_a_negative_delta(env: Env, remo
 
 
 @pytest.mark.parametrize("emulator", PROVIDERS, indirect=True)
+async def test_a_read_cut_and_read_again_takes_its_bytes_back(env: Env, remote: osx.BaseStore) -> None:
+    from tests.emulators.faults import Fault
+
+    await remote.put("cut", DATA)
+    cut = 3 * MIB + 12_345
+    rule = env.proxy.inject(Fault.truncate(after=cut), where=env.media_get("cut"))
+    events: list[osx.ProgressEvent] = []
+    assert await remote.get("cut", progress=events.append) == DATA
+    assert rule.injected == 1
+    negative = [e.delta for e in events if e.delta < 0]
+    assert len(negative) == 1
+    assert 0 < -negative[0] <= cut  # what the cut attempt had counted (what arrived of it)
+    so_far = 0
+    for e in events:
+        so_far += e.delta
+        assert so_far == e.transferred
+    assert events[-1].done
+    assert events[-1].transferred == events[-1].total == SIZE
+
+
+@pytest.mark.parametrize("emulator", PROVIDERS, indirect=True)
 async def test_a_raising_callable_aborts_and_leaves_nothing(env: Env, remote: osx.BaseStore) -> None:
     def stop(event: osx.ProgressEvent) -> None:
         if event.transferred > 0:
