@@ -15,6 +15,7 @@ from pathlib import Path
 
 import objectstorex as osx
 from objectstorex._factory import store_class
+from objectstorex.checksums import ALGORITHMS, PROVIDER_ALGORITHMS
 
 #: Provider -> options that construct its store without I/O (dummy values, never used).
 DUMMY_CONFIG: dict[str, dict[str, object]] = {
@@ -55,6 +56,18 @@ NOTES = {
 }
 
 YES, NO = "✅", "❌"
+
+#: Integrity rows (docs/integrity.md): what ``checksum="auto"`` picks, and what whole downloads check.
+AUTO_CHECKSUM = {
+    "s3": "CRC32 (CRC32C with `fast-checksums`)",
+    "azure": "MD5 (`Content-MD5`)",
+    "gcs": "CRC32C with `fast-checksums`, else MD5",
+}
+DOWNLOAD_CHECK = {
+    "s3": "`x-amz-checksum-*` (full-object; composite `-N` skipped)",
+    "azure": "`Content-MD5` (blobs written whole)",
+    "gcs": "`x-goog-hash` (crc32c, md5)",
+}
 
 
 def stores() -> list[tuple[str, osx.Capabilities]]:
@@ -102,7 +115,35 @@ def render() -> str:
     if missing:
         lines.append(f"- Not in this build: {', '.join(missing)}.")
     lines.append("")
+    lines += _integrity_rows([name for name, _ in columns])
     return "\n".join(lines)
+
+
+def _integrity_rows(names: list[str]) -> list[str]:
+    """The integrity table (``checksum=``, see docs/integrity.md) from :data:`PROVIDER_ALGORITHMS`."""
+    lines = [
+        "## Integrity (`checksum=`)",
+        "",
+        "| checksum | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    lines.append('| `"auto"` (default) | ' + " | ".join(AUTO_CHECKSUM.get(n, "ignored") for n in names) + " |")
+    for algorithm in ALGORITHMS:
+        cells = [
+            (YES if algorithm in PROVIDER_ALGORITHMS[n] else NO) if n in PROVIDER_ALGORITHMS else "ignored"
+            for n in names
+        ]
+        lines.append(f'| `"{algorithm}"` | ' + " | ".join(cells) + " |")
+    lines.append("| whole downloads checked against | " + " | ".join(DOWNLOAD_CHECK.get(n, "-") for n in names) + " |")
+    lines += [
+        "",
+        f"{YES} sent with uploads and checked by the service; {NO} `NotSupportedError` before any I/O; "
+        "memory and local have no transit to protect and ignore `checksum=`. "
+        'S3 `"md5"` is `Content-MD5`, checked on upload only. `"off"` sends and checks nothing. '
+        "See [integrity.md](integrity.md).",
+        "",
+    ]
+    return lines
 
 
 if __name__ == "__main__":
