@@ -350,3 +350,23 @@ async def test_s3_composite_checksums_are_skipped(moto_endpoint: str) -> None:
         assert answer.response_headers["x-amz-checksum-sha256"].endswith("-3")  # composite, announced
         assert got != data  # the flipped byte came through: nothing was checked
         assert len([r for r in proxy.requests if r.method == "GET"]) == 1
+
+
+@pytest.mark.azure
+async def test_azure_block_upload_stores_the_whole_md5(azurite_endpoint: str) -> None:
+    """put_stream's Put Block List stores the blob's MD5 (hashed in block order): its downloads are checked."""
+    container = f"i-{uuid.uuid4().hex[:20]}"
+    await azure_emulator.create_container(azurite_endpoint, container)
+    data = payload(5 * MIB + 123, 14)
+    async with FaultProxy(azurite_endpoint) as proxy:
+        endpoint = proxy.url + urlsplit(azurite_endpoint).path
+        async with azure_emulator.make_store(endpoint, container, retry=RETRY) as store:
+            await store.put_stream("b", [data[i : i + 300_000] for i in range(0, len(data), 300_000)], part_size=MIB)
+            blocks = [r for r in proxy.requests if r.params.get("comp") == "block"]
+            assert len(blocks) == 6
+            assert all("content-md5" in r.headers for r in blocks)
+            (commit,) = [r for r in proxy.requests if r.params.get("comp") == "blocklist" and r.method == "PUT"]
+            assert commit.headers["x-ms-blob-content-md5"] == b64(checksums.digest("md5", data))
+            rule = proxy.inject(Fault.flip(4 * MIB), method="GET", where=lambda r: not r.params)
+            assert (await store.get("b")) == data
+            assert rule.injected == 1

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
-from ...checksums import digest_async, encode
+from ...checksums import Hasher, digest_async, encode, hasher, update_async
 from ...errors import IntegrityError, InvalidArgumentError, NotFoundError, ObjectStoreError
 from ...preconditions import UpdateVersion, http_put_headers, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload
@@ -64,6 +64,14 @@ _RESPONSE_ATTRS = {
     "content_language": "Content-Language",
     "cache_control": "Cache-Control",
 }
+
+
+class _WholeMd5:
+    """The MD5 of a block upload's whole blob, hashed block after block in order (parts run concurrently)."""
+
+    def __init__(self) -> None:
+        self.md5: Hasher = hasher("md5")
+        self.tail: asyncio.Future[None] | None = None  # done when the previous block is hashed
 
 
 class AzureDialect(HttpStore):
@@ -265,7 +273,10 @@ class AzureDialect(HttpStore):
     async def _begin_upload(self, path: str, key: str, opts: PutOptions) -> Any:
         headers = self._write_headers(opts, path)  # validated before any block is sent
         headers["content-type"] = "application/xml"
-        return uuid.uuid4().hex[:16], headers  # block ids are unique to this upload
+        # Block ids are unique to this upload. With MD5 the whole blob's is stored by Put Block
+        # List (x-ms-blob-content-md5): downloads of the blob can then be checked.
+        whole = _WholeMd5() if self._algorithm(opts) == "md5" else None
+        return uuid.uuid4().hex[:16], headers, whole
 
     async def _upload_part(self, upload: Upload, number: int, offset: int, data: memoryview, last: bool) -> Any:
         if number > _MAX_BLOCKS:
@@ -275,9 +286,21 @@ class AzureDialect(HttpStore):
         block_id = base64.b64encode(f"{upload.state[0]}-{number:08d}".encode()).decode()
         url = self._url(upload.key, {"comp": "block", "blockid": block_id})
         headers = {"content-type": "application/octet-stream"}
-        if self._algorithm(upload.opts) == "md5":
+        whole: _WholeMd5 | None = upload.state[2]
+        if whole is None:
+            await self._call("put_stream", upload.path, lambda: Request("PUT", url, dict(headers), data))
+            return block_id
+        # Taken before any await: blocks start in order, so each waits for the one before it.
+        previous, whole.tail = whole.tail, asyncio.get_running_loop().create_future()
+        mine = whole.tail
+        try:
             headers["content-md5"] = encode(await digest_async("md5", data))  # Azure checks the block
-        await self._call("put_stream", upload.path, lambda: Request("PUT", url, dict(headers), data))
+            await self._call("put_stream", upload.path, lambda: Request("PUT", url, dict(headers), data))
+            if previous is not None:
+                await previous
+            await update_async(whole.md5, data)
+        finally:
+            mine.set_result(None)
         return block_id
 
     def _block_ids(self, upload: Upload) -> list[str]:
@@ -288,6 +311,9 @@ class AzureDialect(HttpStore):
         body = block_list(self._block_ids(upload))
         url = self._url(upload.key, {"comp": "blocklist"})
         headers: dict[str, str] = upload.state[1]
+        whole: _WholeMd5 | None = upload.state[2]
+        if whole is not None:
+            headers = {**headers, "x-ms-blob-content-md5": encode(whole.md5.digest())}
 
         def make() -> Request:
             return Request("PUT", url, dict(headers), body)
