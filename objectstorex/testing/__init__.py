@@ -4,6 +4,9 @@
 its module docs). The plain async ``check_*`` functions each take a :class:`ConformanceContext`
 and can be driven by any runner; :data:`ALL_CHECKS` lists them in order. Needs
 ``pip install 'objectstorex[testing]'`` (pytest, pytest-asyncio).
+
+:class:`FaultyStore` wraps any store and injects :class:`Fault` s (errors, latency, writes whose
+answer is lost) so code built on a store can be tested against failures (docs/testing.md).
 """
 
 # ruff: noqa: E402 - the checks must be imported after their assert rewriting is registered
@@ -69,6 +72,7 @@ from ._errors import (
     check_invalid_paths_before_io,
     check_sign,
 )
+from ._faulty import READ_OPS, WRITE_OPS, Fault, FaultyStore, Injection
 from ._listing import (
     check_list_from_root,
     check_list_many_objects,
@@ -107,7 +111,12 @@ __all__ = [
     "Check",
     "ConformanceContext",
     "ConformanceSuite",
+    "Fault",
+    "FaultyStore",
+    "Injection",
     "QUIRKS",
+    "READ_OPS",
+    "WRITE_OPS",
     "check_attributes_on_stream_upload",
     "check_attributes_round_trip",
     "check_bytes_like_data",
