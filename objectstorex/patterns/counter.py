@@ -5,6 +5,13 @@ Each update reads the value and its ETag/version, computes the new value and wri
 (``PreconditionError`` / ``AlreadyExistsError``) is retried after an exponential backoff with full
 jitter, up to ``max_attempts`` attempts. N concurrent incrementers -- tasks or separate processes
 -- never lose an update, because only a write based on the current state can succeed.
+
+Nor do they count one twice when the answer to a write is lost (a ``TransportError`` after the
+write landed, or a store's retry that then fails against the write it already made): every
+write carries a random id, and the object's user metadata keeps the ids of its last
+:data:`HISTORY` writes. After a lost answer or a lost race the counter re-reads, and an id of its
+own in that history means its write landed -- the update is done, with the value it wrote. (On a
+store that keeps no user metadata, a transient error is raised as before.)
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
 
 from .._store import Store
 from .._types import ObjectMeta, PutResult
@@ -28,6 +36,12 @@ from ..preconditions import PutMode, UpdateVersion
 from ._util import check_int, check_number, full_jitter
 
 __all__ = ["BelowMinimumError", "ConflictRetriesExhaustedError", "OptimisticCounter", "UpdateFn"]
+
+#: The user-metadata key holding the ids of the last writes (a valid Azure metadata name too).
+WRITES_KEY = "osx_counter_writes"
+#: How many write ids the object keeps: a lost answer is recognised while fewer than this many
+#: writes have followed it (the re-read comes right after the failure, so a handful at most).
+HISTORY = 32
 
 
 class BelowMinimumError(ObjectStoreError):
@@ -83,6 +97,16 @@ def _encode(value: int) -> bytes:
     return json.dumps(value).encode()
 
 
+def _history(metadata: Mapping[str, str]) -> tuple[str, ...]:
+    """The write ids kept in an object's user metadata, oldest first."""
+    return tuple((metadata.get(WRITES_KEY) or "").split())
+
+
+def _new_id() -> str:
+    # 48 random bits: two writers of one counter never draw the same id in practice.
+    return secrets.token_hex(6)
+
+
 class OptimisticCounter:
     """An integer counter stored as JSON (e.g. ``42``) at exactly ``key``.
 
@@ -117,18 +141,30 @@ class OptimisticCounter:
         self.initial_backoff = check_number("initial_backoff", initial_backoff, path=self.key)
         self.max_backoff = check_number("max_backoff", max_backoff, path=self.key)
         self.store = store
-        # The last state this instance read or wrote: the next update tries CAS on it first and
-        # so saves a read when nobody else wrote in between (a stale guess just loses the CAS).
-        self._last: tuple[int, UpdateVersion] | None = None
+        # The last state this instance read or wrote (value, state, write ids): the next update
+        # tries CAS on it first and so saves a read when nobody else wrote in between (a stale
+        # guess just loses the CAS).
+        self._last: tuple[int, UpdateVersion, tuple[str, ...]] | None = None
 
     def __repr__(self) -> str:
         return f"OptimisticCounter(key={self.key!r})"
 
-    def _remember(self, value: int, state: ObjectMeta | PutResult) -> None:
+    def _remember(self, value: int, state: ObjectMeta | PutResult, history: tuple[str, ...]) -> None:
         if state.etag is None and state.version is None:
             self._last = None
         else:
-            self._last = (value, UpdateVersion.of(state))
+            self._last = (value, UpdateVersion.of(state), history)
+
+    def _metadata(self, history: tuple[str, ...]) -> dict[str, str] | None:
+        """The metadata of a write whose ids are ``history`` (None: the store keeps none)."""
+        if "metadata" not in self.store.capabilities.attributes:
+            return None
+        return {WRITES_KEY: " ".join(history)}
+
+    async def _recognise(self, mine: Mapping[str, int]) -> int | None:
+        """After a lost answer: the value of our write if it landed (re-read now), else None."""
+        _, _, history = await self._read()
+        return _landed(mine, history)
 
     async def initialize(self, value: int = 0, *, overwrite: bool = False) -> int:
         """Create the counter with ``value``.
@@ -145,8 +181,21 @@ class OptimisticCounter:
             InvalidArgumentError: ``value`` is not an int.
         """
         check_int("value", value, path=self.key)
-        result = await self.store.put(self.key, _encode(value), mode="overwrite" if overwrite else "create")
-        self._remember(value, result)
+        wid = _new_id()
+        mine = {wid: value}
+        try:
+            result = await self.store.put(
+                self.key,
+                _encode(value),
+                mode="overwrite" if overwrite else "create",
+                metadata=self._metadata((wid,)),
+            )
+        except ObjectStoreError as e:
+            # A lost answer, or a retry that found our own create: did our write land?
+            if not (e.retryable or isinstance(e, AlreadyExistsError)) or await self._recognise(mine) is None:
+                raise
+            return value
+        self._remember(value, result, (wid,))
         return value
 
     async def value(self) -> int:
@@ -158,7 +207,7 @@ class OptimisticCounter:
         """
         res = await self.store.get_object(self.key)
         value = _decode(self.key, res.data)
-        self._remember(value, res.meta)
+        self._remember(value, res.meta, _history(res.attributes.metadata))
         return value
 
     async def increment(self, by: int = 1) -> int:
@@ -193,12 +242,13 @@ class OptimisticCounter:
 
         return await self.update(step)
 
-    async def _read(self) -> tuple[int, PutMode]:
+    async def _read(self) -> tuple[int, PutMode, tuple[str, ...]]:
+        """The value, the mode of a write based on it, and the ids of the writes that made it."""
         try:
             res = await self.store.get_object(self.key)
         except NotFoundError:
-            return 0, "create"
-        return _decode(self.key, res.data), UpdateVersion.of(res.meta)
+            return 0, "create", ()
+        return _decode(self.key, res.data), UpdateVersion.of(res.meta), _history(res.attributes.metadata)
 
     async def update(self, fn: UpdateFn) -> int:
         """Replace the value with ``fn(value)`` by CAS, retrying lost races.
@@ -215,17 +265,24 @@ class OptimisticCounter:
         Raises:
             ConflictRetriesExhaustedError: every attempt lost its race.
             InvalidArgumentError: ``fn`` returned something other than an int.
+            TransportError: the store failed and a re-read shows the write did not land
+                (nothing was written: the call can be repeated).
         """
         if not callable(fn):
             raise InvalidArgumentError("fn must be callable", path=self.key)
         guess, self._last = self._last, None
+        mine: dict[str, int] = {}  # the id -> value of each write this call sent
         attempt = 0  # attempts on a fresh read; a try on the remembered state is extra
         while attempt < self.max_attempts:
             mode: PutMode
+            history: tuple[str, ...]
             if guess is not None:
-                current, mode = guess
+                current, mode, history = guess
             else:
-                current, mode = await self._read()
+                current, mode, history = await self._read()
+                landed = _landed(mine, history)
+                if landed is not None:
+                    return landed  # a race "lost" to our own earlier write: its retry found it
             try:
                 new = fn(current)
                 if inspect.isawaitable(new):
@@ -239,8 +296,11 @@ class OptimisticCounter:
                 raise InvalidArgumentError(
                     f"the update function must return an int, not {type(new).__name__}", path=self.key
                 )
+            wid = _new_id()
+            mine[wid] = new
+            history = (*history, wid)[-HISTORY:]
             try:
-                result = await self.store.put(self.key, _encode(new), mode=mode)
+                result = await self.store.put(self.key, _encode(new), mode=mode, metadata=self._metadata(history))
             except (PreconditionError, AlreadyExistsError):
                 if guess is not None:
                     guess = None  # the remembered state was stale: re-read at once, no backoff
@@ -249,6 +309,27 @@ class OptimisticCounter:
                 if attempt < self.max_attempts:
                     await asyncio.sleep(full_jitter(attempt - 1, self.initial_backoff, self.max_backoff))
                 continue
-            self._remember(new, result)
+            except ObjectStoreError as e:
+                # The answer may be lost while the write landed: a re-read tells (never retry
+                # blindly, that could count the update twice).
+                landed = await self._recognise(mine) if e.retryable else None
+                if landed is None:
+                    raise
+                return landed
+            self._remember(new, result, history)
             return new
+        landed = await self._recognise(mine)  # the last race may have been lost to our own write
+        if landed is not None:
+            return landed
         raise ConflictRetriesExhaustedError(self.key, self.max_attempts)
+
+
+def _landed(mine: Mapping[str, int], history: tuple[str, ...]) -> int | None:
+    """The value of our latest write (ids ``mine``) that ``history`` shows landed, or None.
+
+    The value stored now may include later writes by others: ours is the one we wrote.
+    """
+    for wid in reversed(history):
+        if wid in mine:
+            return mine[wid]
+    return None
