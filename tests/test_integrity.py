@@ -370,3 +370,24 @@ async def test_azure_block_upload_stores_the_whole_md5(azurite_endpoint: str) ->
             rule = proxy.inject(Fault.flip(4 * MIB), method="GET", where=lambda r: not r.params)
             assert (await store.get("b")) == data
             assert rule.injected == 1
+
+
+async def test_gcs_resumable_upload_sends_the_whole_md5_on_its_final_chunk(fake_gcs_endpoint: str) -> None:
+    """A streamed GCS upload carries the whole stream's MD5 (X-Goog-Hash) on the chunk that completes it."""
+    bucket = f"i-{uuid.uuid4().hex[:20]}"
+    gcs_emulator.create_bucket(fake_gcs_endpoint, bucket)
+    data = payload(3 * MIB + 77, 15)
+    async with FaultProxy(fake_gcs_endpoint) as proxy:
+        async with gcs_emulator.make_store(proxy.url, bucket, retry=RETRY) as store:
+            await store.put_stream("s", [data[i : i + 500_000] for i in range(0, len(data), 500_000)], part_size=MIB)
+            chunks = [r for r in proxy.requests if r.method == "PUT" and "content-range" in r.headers]
+            assert len(chunks) == 4
+            final = [r for r in chunks if not r.headers["content-range"].endswith("/*")]
+            assert len(final) == 1
+            assert final[0].headers["x-goog-hash"] == f"md5={b64(checksums.digest('md5', data))}"
+            assert all("x-goog-hash" not in r.headers for r in chunks if r is not final[0])
+        async with gcs_emulator.make_store(proxy.url, bucket, retry=RETRY, checksum="off") as store:
+            await store.put_stream("t", [data], part_size=MIB)
+            sent = [r for r in proxy.requests if r.method == "PUT" and "x-goog-hash" in r.headers]
+            assert len(sent) == 1  # only the first upload's final chunk: "off" sends none
+            assert await store.get("t") == data

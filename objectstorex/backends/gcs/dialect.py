@@ -456,9 +456,16 @@ class GCSDialect(HttpStore):
             await asyncio.shield(hashing)
             return await self._proof(path, base64.b64encode(session.md5.digest()).decode(), session.stale)
 
+        checked: dict[str, str] = {}
+        if self._algorithm(upload.opts) is not None:
+            # The whole stream's MD5 on the final chunk: GCS refuses to complete an upload whose
+            # bytes do not match it (X-Goog-Hash, as Google's own clients send it).
+            await asyncio.shield(hashing)
+            checked["X-Goog-Hash"] = f"md5={base64.b64encode(session.md5.digest()).decode()}"
         sent = stalls = 0
         while True:
             request = self._chunk_request(session, offset + sent, data[sent:], total)
+            request.headers.update(checked)
             answer = await self._reconciled(
                 "put_stream", path, mode, request.copy, proves, gone=_SESSION_GONE, ok=(308,)
             )
