@@ -29,6 +29,7 @@ from objectstorex.patterns import (
     LockNotHeldError,
     OptimisticCounter,
 )
+from objectstorex.testing import Fault, FaultyStore
 
 
 @pytest.fixture
@@ -579,3 +580,123 @@ def test_cache_bad_arguments() -> None:
         HTTPCache(store, validate="last_modified")  # type: ignore[arg-type]
     with pytest.raises(osx.InvalidArgumentError):
         HTTPCache(store, max_entries=0)
+
+
+# ------------------------------------------------------------------------- through FaultyStore
+
+
+def lost_answers(store: osx.Store, seed: int = 11) -> FaultyStore:
+    """``store`` with the answers to 20 % of its puts lost after the write landed."""
+    return FaultyStore(store, Fault(ops=("put",), rate=0.2, lost_write=True), seed=seed)
+
+
+def lost(faulty: FaultyStore) -> int:
+    return sum(i.kind == "lost_write" for i in faulty.injected)
+
+
+async def test_counter_recognises_its_own_write_after_a_lost_answer(store: osx.Store, key: str) -> None:
+    faulty = lost_answers(store)
+    await OptimisticCounter(store, key).initialize(0)
+
+    async def task() -> list[int]:
+        counter = OptimisticCounter(faulty, key)
+        return [await counter.increment() for _ in range(20)]
+
+    results = await asyncio.gather(*(task() for _ in range(5)))
+    assert sorted(v for r in results for v in r) == list(range(1, 101))  # each value returned once
+    assert await OptimisticCounter(store, key).value() == 100
+    assert await store.get(key) == b"100"
+    assert lost(faulty) >= 5  # the faults did fire
+
+
+async def test_counter_creation_and_initialize_after_lost_answers(store: osx.Store, key: str) -> None:
+    always = FaultyStore(store, Fault(ops=("put",), lost_write=True))
+    assert await OptimisticCounter(always, key).increment() == 1  # a create whose answer was lost
+    assert await OptimisticCounter(always, key).initialize(5, overwrite=True) == 5
+    assert await OptimisticCounter(always, f"{key}-new").initialize(7) == 7
+    assert await OptimisticCounter(always, key).decrement(2) == 3
+    assert await OptimisticCounter(store, key).value() == 3
+    assert await OptimisticCounter(store, f"{key}-new").value() == 7
+
+
+async def test_counter_recognises_a_write_its_retry_found(store: osx.Store, key: str) -> None:
+    replaying = ReplayingStore(store)  # every put lands, then its repeat answers with a conflict
+    counter = OptimisticCounter(replaying, key)  # type: ignore[arg-type]
+    assert [await counter.increment() for _ in range(3)] == [1, 2, 3]
+    assert await OptimisticCounter(store, key).value() == 3
+
+
+async def test_counter_raises_a_transient_error_whose_write_did_not_land(store: osx.Store, key: str) -> None:
+    await OptimisticCounter(store, key).initialize(1)
+    failing = FaultyStore(store, Fault(ops=("put",)))  # fails before the write reaches the store
+    with pytest.raises(osx.TransportError):
+        await OptimisticCounter(failing, key).increment()
+    assert await OptimisticCounter(store, key).value() == 1  # nothing counted: safe to repeat
+
+
+async def test_lock_never_has_two_holders_when_answers_are_lost(store: osx.Store, key: str) -> None:
+    faulty = lost_answers(store, seed=5)
+    inside = 0
+    max_inside = 0
+    tokens: list[int] = []
+
+    async def worker() -> None:
+        nonlocal inside, max_inside
+        lock = DistributedLock(faulty, key, ttl=60)  # a lost acquisition not recognised would stall 60 s
+        await lock.acquire_with_retry(max_retries=1000, initial_delay=0.005, max_delay=0.1)
+        inside += 1
+        max_inside = max(max_inside, inside)
+        assert lock.token is not None
+        tokens.append(lock.token)
+        await asyncio.sleep(0.003)
+        inside -= 1
+        assert await lock.release() is True
+
+    await asyncio.gather(*(worker() for _ in range(20)))
+    assert max_inside == 1
+    assert tokens == list(range(1, 21))
+    assert lost(faulty) >= 3
+
+
+async def test_lock_acquire_refresh_release_whose_answers_were_lost(store: osx.Store, key: str) -> None:
+    always = FaultyStore(store, Fault(ops=("put",), lost_write=True))
+    lock = DistributedLock(always, key)
+    assert (await lock.acquire()).token == 1
+    assert (await lock.refresh()).token == 1
+    assert await lock.release() is True
+    assert not lock.held
+    assert [i.kind for i in always.injected] == ["lost_write"] * 3
+    assert (await DistributedLock(store, key).acquire()).token == 2
+
+
+async def test_cache_stays_correct_when_answers_are_lost(store: osx.Store, key: str, quirks: frozenset[str]) -> None:
+    writer = lost_answers(store, seed=3)
+    reader = FaultyStore(store, Fault(ops=("get_object",), rate=0.2), seed=4)  # reads fail too
+    cache = HTTPCache(reader)
+    served = 0
+
+    async def read() -> tuple[bytes, str]:
+        nonlocal served
+        while True:
+            try:
+                got = await cache.get(key)
+            except osx.TransportError:
+                continue
+            served += 1
+            return got
+
+    for i in range(15):
+        body = f"v{i}".encode()
+        try:
+            await writer.put(key, body)
+        except osx.TransportError:
+            pass  # the write landed: only its answer was lost
+        assert await read() == (body, "miss")
+        data, status = await read()
+        assert data == body
+        assert status == "hit"
+    stats = cache.stats()
+    assert (stats["hits"], stats["misses"]) == (15, 15)
+    assert served == 30
+    assert lost(writer) >= 1
+    assert any(i.kind == "error" for i in reader.injected)

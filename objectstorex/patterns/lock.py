@@ -13,7 +13,8 @@ by CAS on the record it read, and tokens strictly increase across releases and s
 A network store may retry a write whose response was lost, and the retry then fails against the
 write it already made (``AlreadyExistsError`` / ``PreconditionError``). Every lost race is
 therefore followed by a re-read: if the record is the one this instance just wrote, the write
-landed and the lock is ours.
+landed and the lock is ours. So is a transient error (``TransportError``: the answer to a write
+that landed may have been lost); if the re-read shows the write did not land, it is raised.
 """
 
 from __future__ import annotations
@@ -208,6 +209,7 @@ class DistributedLock:
         self.holder = uuid.uuid4().hex
         self._state: UpdateVersion | None = None  # the state of our record while we hold it
         self._token: int | None = None
+        self._lease_end: datetime | None = None  # when our latest acquisition or refresh expires
 
     def __repr__(self) -> str:
         return f"DistributedLock(key={self.key!r}, holder={self.holder!r}, held={self.held}, token={self._token})"
@@ -244,6 +246,7 @@ class DistributedLock:
     def _take(self, token: int, state: UpdateVersion | PutResult, at: datetime) -> LockInfo:
         self._state = state if isinstance(state, UpdateVersion) else UpdateVersion.of(state)
         self._token = token
+        self._lease_end = at + timedelta(seconds=self.ttl)
         return LockInfo(self.key, self.holder, token, at, self.ttl, dict(self.metadata))
 
     async def _write(self, token: int, at: datetime, mode: PutMode) -> tuple[LockInfo | None, _Record | None]:
@@ -261,6 +264,12 @@ class DistributedLock:
                 assert latest is not None
                 return self._take(token, latest.state, at), None  # our write landed; its retry lost
             return None, latest
+        except ObjectStoreError as e:
+            # A transient failure may hide a write that landed (its answer was lost): a re-read tells.
+            found = await self._read() if e.retryable else None
+            if found is None or not self._mine(found, token, at):
+                raise
+            return self._take(token, found.state, at), None
         return self._take(token, result, at), None
 
     # ------------------------------------------------------------------------------ public API
@@ -361,6 +370,18 @@ class DistributedLock:
                 and latest.token == token
                 and latest.released_by == self.holder
             )
+        except ObjectStoreError as e:
+            # The release may have landed with its answer lost: a re-read tells; else still held.
+            found = await self._read() if e.retryable else None
+            if found is not None and found.token > token:
+                # The lock moved on: our release freed it, unless our lease had expired and
+                # someone took it over as stale (then our release could not have landed).
+                self._state = None
+                return self._lease_end is not None and datetime.now(UTC) < self._lease_end
+            if found is None or not (
+                found.holder is None and found.token == token and found.released_by == self.holder
+            ):
+                raise
         self._state = None
         return True
 
