@@ -281,9 +281,12 @@ async def test_corrupted_upload_is_refused(env: Env) -> None:
             with pytest.raises(osx.IntegrityError):
                 await store.get("u")
             return
-        with pytest.raises(osx.IntegrityError):
+        with pytest.raises(osx.IntegrityError) as info:
             await store.put("u", data)
         assert rule.injected >= 1
+        assert info.value.algorithm == "md5"
+        assert info.value.expected == b64(checksums.digest("md5", data))  # the MD5 we sent
+        assert info.value.expected in str(info.value)
         assert (await store.get("u")) == b"old"  # unchanged
 
 

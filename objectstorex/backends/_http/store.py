@@ -432,9 +432,18 @@ class HttpStore(KeyPrefix, BaseStore):
         finally:
             response.release()
         answer = Answer(status, response.headers, body)
-        error = self._error(operation, path, status, self._error_code(answer), mode=mode, version=version)
+        code = self._error_code(answer)
+        error = self._refused_checksum(operation, path, request, answer, code) or self._error(
+            operation, path, status, code, mode=mode, version=version
+        )
         error.retry_after = retry_after(response.headers.get("Retry-After"))
         raise error
+
+    def _refused_checksum(
+        self, operation: str, path: str | None, request: Request, answer: Answer, code: str
+    ) -> IntegrityError | None:
+        """The IntegrityError for an upload the service refused because its checksum did not match."""
+        return None
 
     def _error(
         self,

@@ -182,28 +182,22 @@ class AzureDialect(HttpStore):
         md5 = headers.get("Content-MD5")  # on a whole-blob read: the blob's stored MD5, if it has one
         return {"md5": md5} if md5 else {}
 
-    def _error(
-        self,
-        operation: str,
-        path: str | None,
-        status: int | None,
-        code: str,
-        *,
-        mode: Any = None,
-        version: bool = False,
-    ) -> ObjectStoreError:
-        if code == "Md5Mismatch":
-            # The service hashed a body that differs from our Content-MD5: corrupted on the way; not stored.
-            return IntegrityError(
-                f"{operation} {path!r}: Azure received bytes that do not match their Content-MD5",
-                algorithm="md5",
-                expected="Content-MD5 sent",
-                actual="hash of the bytes received",
-                path=path,
-                provider="azure",
-                status=status,
-            )
-        return super()._error(operation, path, status, code, mode=mode, version=version)
+    def _refused_checksum(
+        self, operation: str, path: str | None, request: Request, answer: Answer, code: str
+    ) -> IntegrityError | None:
+        if code != "Md5Mismatch":
+            return None
+        # The service hashed a body that differs from our Content-MD5: corrupted on the way; not stored.
+        found = re.search(rb"<ServerCalculatedMd5>([^<]*)</ServerCalculatedMd5>", answer.body)
+        return IntegrityError(
+            f"{operation} {path!r}: Azure received bytes that do not match their Content-MD5",
+            algorithm="md5",
+            expected=request.headers.get("Content-MD5") or request.headers.get("content-md5") or "",
+            actual=found.group(1).decode(errors="replace") if found else "(not reported by the service)",
+            path=path,
+            provider="azure",
+            status=answer.status,
+        )
 
     def _attributes(self, headers: Mapping[str, str]) -> Attributes:
         metadata = {k[10:]: v for k, v in headers.items() if k[:10].lower() == "x-ms-meta-"}
