@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .errors import InvalidConfigError, ObjectStoreError, TransportError
+from .errors import IntegrityError, InvalidConfigError, ObjectStoreError, TransportError
 
 __all__ = ["RetryConfig", "Timeouts", "after_retries", "network_options", "retry_call"]
 
@@ -174,8 +174,8 @@ def after_retries(e: ObjectStoreError) -> ObjectStoreError:
     The TransportError keeps the last status and is ``retryable`` (the condition is transient: a
     later call may succeed), and chains the last error.
     """
-    if not e.retryable or isinstance(e, TransportError):
-        return e
+    if not e.retryable or isinstance(e, (TransportError, IntegrityError)):
+        return e  # an integrity failure stays one: it says what was corrupted
     err = TransportError(f"{e} (after retries)", path=e.path, provider=e.provider, status=e.status, retryable=True)
     err.__cause__ = e
     return err

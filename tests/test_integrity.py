@@ -394,3 +394,31 @@ async def test_gcs_resumable_upload_sends_the_whole_md5_on_its_final_chunk(fake_
             sent = [r for r in proxy.requests if r.method == "PUT" and "x-goog-hash" in r.headers]
             assert len(sent) == 1  # only the first upload's final chunk: "off" sends none
             assert await store.get("t") == data
+
+
+async def test_s3_bad_digest_is_retried_then_an_integrity_error() -> None:
+    """S3's 400 BadDigest (bytes corrupted on the way up) is retried, and if it persists, named."""
+    from tests._fake_http import FakeTransport, Scripted
+
+    body = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>BadDigest</Code><Message>m</Message></Error>"
+    transport = FakeTransport(*[Scripted(400, {}, body)] * 3)
+    store = osx.S3Store(
+        bucket="b",
+        region="us-east-1",
+        endpoint="http://127.0.0.1:9",
+        access_key_id="k",
+        secret_access_key="s",
+        retry=osx.RetryConfig(max_retries=2, initial_backoff=0.001),
+    )
+    store._use_transport(lambda: transport)  # the scripted seam: no server
+    data = payload(2000, 16)
+    async with store:
+        with pytest.raises(osx.IntegrityError) as info:
+            await store.put("k", data)
+    assert len(transport.requests) == 3  # retried: the next attempt resends the bytes
+    sent = transport.requests[0].headers
+    algorithm = sent["x-amz-sdk-checksum-algorithm"].lower()
+    assert info.value.algorithm == algorithm
+    assert info.value.expected == sent[f"x-amz-checksum-{algorithm}"] == b64(checksums.digest(algorithm, data))
+    assert info.value.provider == "s3"
+    assert info.value.status == 400

@@ -23,7 +23,7 @@ from xml.etree import ElementTree
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
 from ...checksums import combine_crc, digest_async, encode
-from ...errors import NotFoundError, NotSupportedError, ObjectStoreError, PreconditionError
+from ...errors import IntegrityError, NotFoundError, NotSupportedError, ObjectStoreError, PreconditionError
 from ...preconditions import PutMode, UpdateVersion, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload, gather_or_cancel
 from .._http.headers import http_date, object_size
@@ -191,6 +191,28 @@ class S3Dialect(HttpStore):
 
     def _error_code(self, answer: Answer) -> str:
         return error_code(answer.body)
+
+    def _refused_checksum(
+        self, operation: str, path: str | None, request: Request, answer: Answer, code: str
+    ) -> IntegrityError | None:
+        if code != "BadDigest":
+            return None
+        # S3 received bytes that do not match the checksum sent: corrupted on the way, not stored.
+        # Retryable (the next attempt resends the bytes); IntegrityError if it keeps happening.
+        algorithm = request.headers.get("x-amz-sdk-checksum-algorithm", "").lower()
+        sent = request.headers.get(f"x-amz-checksum-{algorithm}") if algorithm else None
+        if sent is None:
+            algorithm, sent = "md5", request.headers.get("Content-MD5", "")
+        return IntegrityError(
+            f"{operation} {path!r}: S3 received bytes that do not match their checksum (BadDigest)",
+            algorithm=algorithm,
+            expected=sent,
+            actual="(not reported by the service)",
+            path=path,
+            provider="s3",
+            status=answer.status,
+            retryable=True,
+        )
 
     def _failed_inside(self, request: Request, answer: Answer) -> tuple[int, str] | None:
         # CompleteMultipartUpload, CopyObject and UploadPartCopy may fail inside a 200 answer.
