@@ -18,7 +18,6 @@ import hashlib
 import random
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +32,7 @@ from tests.emulators import azure as azure_emulator
 from tests.emulators import gcs as gcs_emulator
 from tests.emulators import s3 as s3_emulator
 from tests.emulators.faults import Fault, FaultProxy, Request
+from tests.emulators.spaces import ENDPOINT_FIXTURES, fresh_space
 
 MIB = 1024 * 1024
 PART = 5 * MIB  # moto enforces S3's 5 MiB minimum part; a multiple of GCS's 256 KiB chunk unit
@@ -62,8 +62,7 @@ class Emulator:
 def emulator(request: pytest.FixtureRequest) -> Emulator:
     """The session's emulator for the provider (resolved outside the event loop: the S3 fixtures run one)."""
     provider = request.param
-    name = {"s3": "moto_endpoint", "azure": "azurite_endpoint", "gcs": "fake_gcs_endpoint"}[provider]
-    endpoint = request.getfixturevalue(name)
+    endpoint = request.getfixturevalue(ENDPOINT_FIXTURES[provider])
     quirks = frozenset(request.getfixturevalue(f"{provider}_quirks"))
     return Emulator(provider, endpoint, quirks)
 
@@ -175,13 +174,7 @@ class Env:
 
 @pytest.fixture
 async def env(emulator: Emulator) -> AsyncIterator[Env]:
-    bucket = f"f-{uuid.uuid4().hex[:20]}"
-    if emulator.provider == "s3":
-        await s3_emulator.create_bucket(emulator.endpoint, bucket)
-    elif emulator.provider == "azure":
-        await azure_emulator.create_container(emulator.endpoint, bucket)
-    else:
-        gcs_emulator.create_bucket(emulator.endpoint, bucket)
+    bucket = await fresh_space(emulator.provider, emulator.endpoint, "f")
     async with FaultProxy(emulator.endpoint) as proxy:
         yield Env(emulator.provider, emulator.endpoint, bucket, proxy, emulator.quirks)
 

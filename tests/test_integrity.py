@@ -26,6 +26,7 @@ from tests.emulators import azure as azure_emulator
 from tests.emulators import gcs as gcs_emulator
 from tests.emulators import s3 as s3_emulator
 from tests.emulators.faults import Fault, FaultProxy, Request
+from tests.emulators.spaces import ENDPOINT_FIXTURES, fresh_space
 
 MIB = 1024 * 1024
 RETRY = osx.RetryConfig(max_retries=2, initial_backoff=0.01, max_backoff=0.05)
@@ -128,20 +129,13 @@ class Env:
 def emulator(request: pytest.FixtureRequest) -> tuple[str, str]:
     """The provider and its emulator's endpoint (resolved outside the event loop: the S3 fixtures run one)."""
     provider = request.param
-    name = {"s3": "moto_endpoint", "azure": "azurite_endpoint", "gcs": "fake_gcs_endpoint"}[provider]
-    return provider, request.getfixturevalue(name)
+    return provider, request.getfixturevalue(ENDPOINT_FIXTURES[provider])
 
 
 @pytest.fixture
 async def env(emulator: tuple[str, str]) -> AsyncIterator[Env]:
     provider, endpoint = emulator
-    bucket = f"i-{uuid.uuid4().hex[:20]}"
-    if provider == "s3":
-        await s3_emulator.create_bucket(endpoint, bucket)
-    elif provider == "azure":
-        await azure_emulator.create_container(endpoint, bucket)
-    else:
-        gcs_emulator.create_bucket(endpoint, bucket)
+    bucket = await fresh_space(provider, endpoint, "i")
     async with FaultProxy(endpoint) as proxy:
         yield Env(provider, endpoint, bucket, proxy)
 

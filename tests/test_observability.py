@@ -32,6 +32,7 @@ from tests.emulators import azure as azure_emulator
 from tests.emulators import gcs as gcs_emulator
 from tests.emulators import s3 as s3_emulator
 from tests.emulators.faults import Fault, FaultProxy, Request
+from tests.emulators.spaces import ENDPOINT_FIXTURES, fresh_space
 
 RETRY = osx.RetryConfig(max_retries=3, initial_backoff=0.01, max_backoff=0.02)
 PROVIDERS = [
@@ -83,20 +84,13 @@ class Env:
 def emulator(request: pytest.FixtureRequest) -> tuple[str, str]:
     """The provider and its emulator's endpoint (resolved outside the event loop: moto's fixture runs one)."""
     provider = str(request.param)
-    fixture = {"s3": "moto_endpoint", "azure": "azurite_endpoint", "gcs": "fake_gcs_endpoint"}[provider]
-    return provider, str(request.getfixturevalue(fixture))
+    return provider, str(request.getfixturevalue(ENDPOINT_FIXTURES[provider]))
 
 
 @pytest.fixture
 async def env(emulator: tuple[str, str]) -> AsyncIterator[Env]:
     provider, upstream = emulator
-    bucket = f"o-{uuid.uuid4().hex[:20]}"
-    if provider == "s3":
-        await s3_emulator.create_bucket(upstream, bucket)
-    elif provider == "azure":
-        await azure_emulator.create_container(upstream, bucket)
-    else:
-        gcs_emulator.create_bucket(upstream, bucket)
+    bucket = await fresh_space(provider, upstream, "o")
     async with FaultProxy(upstream) as proxy:
         yield Env(provider, upstream, bucket, proxy)
 
