@@ -909,11 +909,9 @@ class HttpStore(KeyPrefix, BaseStore):
         self._algorithm(opts)  # an unusable checksum fails before any I/O
         request = await self._put_request(path, data, opts)
         if opts.mode == "overwrite":
-            answer = await self._call("put", path, lambda: _copy_request(request))
+            answer = await self._call("put", path, request.copy)
             return self._put_result(answer)
-        result = await self._reconciled(
-            "put", path, opts.mode, lambda: _copy_request(request), lambda: self._landed(path, data, request)
-        )
+        result = await self._reconciled("put", path, opts.mode, request.copy, lambda: self._landed(path, data, request))
         return result if isinstance(result, PutResult) else self._put_result(result)
 
     async def _put_reported(self, path: str, data: bytes | memoryview, opts: PutOptions) -> PutResult:
@@ -1094,8 +1092,3 @@ def service_code(error: BaseException) -> str:
     """The service's error code behind an objectstorex error (``""`` if none)."""
     cause = error.__cause__
     return cause.code if isinstance(cause, ServiceError) else ""
-
-
-def _copy_request(request: Request) -> Request:
-    """A fresh copy of a request for another attempt (kept for dialects; see :meth:`Request.copy`)."""
-    return request.copy()
