@@ -40,6 +40,7 @@ from .errors import (
     UnauthenticatedError,
 )
 from .preconditions import PutMode, UpdateVersion
+from .transfer import CopyTreeResult, copy_tree, download_file, upload_file
 
 __all__ = [
     "AlreadyExistsError",
@@ -48,6 +49,7 @@ __all__ = [
     "BaseStore",
     "BulkDeleteError",
     "Capabilities",
+    "CopyTreeResult",
     "GCSStore",
     "GetResult",
     "IntegrityError",
@@ -76,9 +78,12 @@ __all__ = [
     "TransportError",
     "UnauthenticatedError",
     "UpdateVersion",
+    "copy_tree",
+    "download_file",
     "from_url",
     "new",
     "patterns",
+    "upload_file",
 ]
 
 # Cloud stores import their SDK on first access, so `import objectstorex` needs none.
