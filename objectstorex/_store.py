@@ -286,6 +286,7 @@ class BaseStore(ABC):
     closed store raises ``ObjectStoreError`` on every call.
     """
 
+    #: The provider's name: ``"memory"``, ``"local"``, ``"s3"``, ``"azure"`` or ``"gcs"``.
     provider: ClassVar[str] = "base"
 
     def __init__(self) -> None:

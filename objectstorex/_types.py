@@ -86,7 +86,12 @@ class ObjectMeta:
 
 @dataclass(frozen=True, slots=True)
 class PutResult:
-    """What a successful write returns: the new ETag and version, where the provider has them."""
+    """What a successful write returns: the new ETag and version, where the provider has them.
+
+    Attributes:
+        etag: the new object's ETag, or ``None``.
+        version: the new object's version id, or ``None`` where the store keeps no versions.
+    """
 
     etag: str | None
     version: str | None = None

@@ -49,6 +49,7 @@ class ObjectStoreError(Exception):
     """Base class of every objectstorex error.
 
     Attributes:
+        message: the error's message (also ``str(error)``).
         path: the object path the operation was about, or ``None``.
         provider: ``"memory"``, ``"local"``, ``"s3"``, ``"azure"``, ``"gcs"`` or ``None``.
         status: the HTTP status the provider answered, or ``None``.

@@ -65,6 +65,8 @@ class UpdateVersion:
         return cls(etag=meta.etag, version=meta.version)
 
 
+#: A write mode: ``"overwrite"`` (the default), ``"create"`` (fail if the object exists) or an
+#: :class:`UpdateVersion` (compare-and-swap).
 PutMode: TypeAlias = Literal["overwrite", "create"] | UpdateVersion
 
 
@@ -142,7 +144,14 @@ def http_date(dt: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class GetConditions:
-    """The four read conditions, validated."""
+    """The four read conditions, validated.
+
+    Attributes:
+        if_match: the ETag the object must have.
+        if_none_match: an ETag the object must not have.
+        if_modified_since: the object must have changed after this time.
+        if_unmodified_since: the object must not have changed after this time.
+    """
 
     if_match: str | None = None
     if_none_match: str | None = None

@@ -36,6 +36,11 @@ class Reporter:
 
     Backends call :meth:`start` once, :meth:`add` (and :meth:`rewind` after a retry) as bytes
     move, and :meth:`finish` once the transfer is complete.
+
+    Attributes:
+        path: the object path being transferred.
+        total: the transfer's size in bytes, ``None`` while unknown.
+        transferred: the bytes counted so far.
     """
 
     __slots__ = ("_callback", "_reported", "_started", "path", "total", "transferred")
@@ -143,6 +148,11 @@ class PartSent:
     body counts that body as sent once its answer arrives. A request that sends bytes already
     counted (a retry) first takes them back: the reporter shows a negative delta equal to the
     bytes sent again, at most the part.
+
+    Attributes:
+        reporter: the transfer's reporter.
+        size: the part's size in bytes.
+        counted: the bytes of this part counted as sent so far.
     """
 
     __slots__ = ("counted", "reporter", "size")

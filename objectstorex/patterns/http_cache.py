@@ -30,7 +30,14 @@ _SAME_SECOND_ALLOWANCE = timedelta(seconds=1)
 
 
 class CacheStats(TypedDict):
-    """What ``HTTPCache.stats()`` returns."""
+    """What ``HTTPCache.stats()`` returns.
+
+    Attributes:
+        hits: reads answered from the cached copy (unchanged on the store).
+        misses: reads that fetched the object.
+        entries: objects held in the cache.
+        hit_rate: hits as a percentage of reads (50.0 after one hit and one miss; 0.0 before any).
+    """
 
     hits: int
     misses: int

@@ -183,6 +183,9 @@ class DistributedLock:
         ttl: lease length in seconds; a lock whose lease is older than its ttl may be taken over.
         metadata: JSON-serialisable data stored in the record (who, why), shown to contenders.
 
+    Attributes:
+        holder: this instance's holder id, written in the lock record while it holds the lock.
+
     Raises:
         InvalidPathError: ``key`` is not a valid path.
         InvalidArgumentError: ``ttl`` is not a positive number, or ``metadata`` is not JSON.

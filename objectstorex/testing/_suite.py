@@ -31,6 +31,7 @@ from ._context import ConformanceContext
 
 __all__ = ["ALL_CHECKS", "Check", "ConformanceSuite"]
 
+#: A conformance check: an async function of a :class:`ConformanceContext`.
 Check = Callable[[ConformanceContext], Awaitable[None]]
 
 #: Every check, in the order the suite runs them (the lifecycle check, which closes the store, last).
