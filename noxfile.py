@@ -1,10 +1,10 @@
-"""Sessions: tests (emulators included, on Python 3.11 to 3.13), nosdk, lint, typecheck, examples.
+"""Sessions: tests (emulators included, on Python 3.11 to 3.13), nosdk, lint, typecheck, examples, docs.
 
 Everything the tests need -- the cloud SDKs, moto, fake-gcs-server, node 24 and the npm
 packages Azurite and s3rver -- is installed here, never on the machine by hand.
 
 ``python3 -m nox`` (what CI runs) runs the default sessions: the suite on the oldest and the
-newest supported Python, the no-SDK session, lint, typecheck and the examples.
+newest supported Python, the no-SDK session, lint, typecheck, the examples and the docs site.
 ``python3 -m nox -s tests-3.12`` runs the suite on the Python in between.
 """
 
@@ -19,7 +19,7 @@ PYTHONS = ["3.11", "3.12", "3.13"]
 OLDEST, NEWEST = PYTHONS[0], PYTHONS[-1]
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = [f"tests-{OLDEST}", f"tests-{NEWEST}", "nosdk", "lint", "typecheck", "examples"]
+nox.options.sessions = [f"tests-{OLDEST}", f"tests-{NEWEST}", "nosdk", "lint", "typecheck", "examples", "docs"]
 nox.options.reuse_venv = "yes"
 
 ROOT = Path(__file__).parent
@@ -34,6 +34,8 @@ ECOSYSTEM = ["fsspec>=2024.6", "pyarrow", "pandas", "duckdb", "zarr>=3.1", "obsp
 TEST_ENV = {"OBJECTSTOREX_NPM_PREFIX": str(NPM_PREFIX)}
 # Kept in step with the rev of ruff-pre-commit in .pre-commit-config.yaml.
 RUFF = "ruff==0.17.6"
+# The docs site (mkdocs.yml): offline build, no plugin that fetches; ruff formats the signatures.
+DOCS_DEPS = ["mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10", "mkdocstrings[python]>=0.27", "griffe-sphinx>=0.3", RUFF]
 CLOUD_SDKS = ["aiohttp", "aiobotocore", "botocore", "azure", "gcsfs", "google"]
 
 
@@ -126,6 +128,15 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package, the tests and the examples."""
     session.install("-e", ".[all,fast-checksums,otel,progress]", "mypy>=1.10", "types-aiofiles", *TEST_DEPS, *ECOSYSTEM)
     session.run("mypy", "--strict", "objectstorex", "tests", "examples")
+
+
+@nox.session(python=OLDEST)
+def docs(session: nox.Session) -> None:
+    """The documentation site, strict: every public name documented, every link resolved -> site/index.html."""
+    # mkdocstrings reads the package statically (griffe), so the package itself is not installed.
+    session.install(*DOCS_DEPS)
+    session.run("python", "docs/check_docstrings.py")
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session(python=OLDEST)
