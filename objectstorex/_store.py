@@ -42,7 +42,10 @@ from .progress import Reporter
 
 __all__ = ["BaseStore", "GetOptions", "PutOptions", "Store"]
 
+#: A byte range: ``(start, end)`` half-open, ``(start, None)`` to the end, ``(-n, None)`` the
+#: last ``n`` bytes; ``None`` for the whole object.
 RangeArg = tuple[int, int | None] | Sequence[int | None] | None
+#: What ``put_stream`` writes: an async or sync iterable of bytes-like chunks.
 ByteStream = AsyncIterable[Any] | Iterable[Any]
 
 
