@@ -43,7 +43,7 @@ from .errors import (
     PreconditionError,
 )
 from .paths import validate_path, validate_prefix
-from .preconditions import PutMode
+from .preconditions import PutMode, validate_put_mode
 from .progress import Reporter
 
 __all__ = [
@@ -192,6 +192,14 @@ def _temp_name(target: str) -> str:
     return os.path.join(directory, f".{name[:200]}.{secrets.token_hex(6)}.osx-part")
 
 
+def _fsync_directory(target: str) -> None:
+    fd = os.open(os.path.dirname(target) or ".", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _open_temp(target: str) -> tuple[_LocalFile, str]:
     directory = os.path.dirname(target)
     if directory:
@@ -200,6 +208,30 @@ def _open_temp(target: str) -> tuple[_LocalFile, str]:
     # 0o666 less the umask: the finished file gets the permissions of any new file.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     return _LocalFile(fd), temp
+
+
+async def _opened(opener: Callable[[], tuple[_LocalFile, Any]]) -> tuple[_LocalFile, Any]:
+    """``opener()`` on a worker thread; if this task is cancelled meanwhile, the file is still closed.
+
+    (A thread cannot be interrupted: the file it opens after a cancellation is closed, and a
+    temporary file removed, when it finishes.)
+    """
+    opening = asyncio.ensure_future(asyncio.to_thread(opener))
+    try:
+        return await asyncio.shield(opening)
+    except BaseException:
+        opening.add_done_callback(_discard_opened)
+        raise
+
+
+def _discard_opened(opening: asyncio.Future[tuple[_LocalFile, Any]]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    file, extra = opening.result()
+    if isinstance(extra, str):
+        _discard(file, extra)
+    else:
+        file.close()
 
 
 def _discard(file: _LocalFile, temp: str) -> None:
@@ -288,11 +320,12 @@ async def upload_file(
     part = _positive("part_size", part_size, DEFAULT_PART_SIZE, path)
     concurrency = _positive("max_concurrency", max_concurrency, DEFAULT_CONCURRENCY, path)
     callback = _callback(progress, path)
+    mode = validate_put_mode(mode, path=path)
     unknown = sorted(set(attributes) - _UPLOAD_OPTIONS)
     if unknown:
         raise InvalidArgumentError(f"unknown upload option(s) {unknown}; known: {sorted(_UPLOAD_OPTIONS)}", path=path)
     local = _local(local_path, path)
-    source, size = await asyncio.to_thread(_open_source, local)
+    source, size = await _opened(lambda: _open_source(local))
     try:
         if size <= part:
             data = await asyncio.to_thread(_read_all, source, size)
@@ -448,7 +481,7 @@ async def download_file(
         reporter = None if callback is None else Reporter(callback, path, size)
         if reporter is not None:
             reporter.start()
-        file, temp = await asyncio.to_thread(_open_temp, target)
+        file, temp = await _opened(lambda: _open_temp(target))
     except BaseException:
         await first.aclose()
         raise
@@ -505,7 +538,11 @@ async def download_file(
         if fsync:
             await asyncio.to_thread(file.fsync)
         file.close()
-        await asyncio.to_thread(os.replace, temp, target)
+        # In this thread, not a worker's: a cancellation cannot land between the rename and
+        # the cleanup below (a rename in one directory is a single quick metadata operation).
+        os.replace(temp, target)
+        if fsync:
+            await asyncio.to_thread(_fsync_directory, target)
     except BaseException:
         # Synchronous on purpose: cleanup must run even when this task is being cancelled.
         _discard(file, temp)
@@ -636,7 +673,7 @@ async def copy_tree(
                 result.skipped.append(dst)
                 return
             if same:
-                await _copy_server_side(src_store, meta.location, dst, mode, callback)
+                await _copy_server_side(src_store, meta.location, dst, meta.size, mode, callback)
                 size = meta.size
             else:
                 size = await _copy_across(src_store, meta, dst_store, dst, mode, part, concurrency, callback)
@@ -700,9 +737,19 @@ async def _exists(store: Store, path: str) -> bool:
     return True
 
 
-async def _copy_server_side(store: Store, src: str, dst: str, mode: str, progress: ProgressCallback | None) -> None:
+async def _copy_server_side(
+    store: Store, src: str, dst: str, size: int, mode: str, progress: ProgressCallback | None
+) -> None:
     if mode == "create" and store.capabilities.copy_if_not_exists:
-        await store.copy_if_not_exists(src, dst)  # atomic: a concurrent writer is never clobbered
+        # Atomic: a concurrent writer is never clobbered. It reports no progress of its own:
+        # the object's events (first and done) come from here.
+        reporter = None if progress is None else Reporter(progress, dst, size)
+        if reporter is not None:
+            reporter.start()
+        await store.copy_if_not_exists(src, dst)
+        if reporter is not None:
+            reporter.add(size)
+            reporter.finish()
     else:
         await store.copy(src, dst, progress=progress)
 

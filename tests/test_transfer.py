@@ -10,6 +10,7 @@ bounded number at a time, and reports what it skipped and what failed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import os
 import random
@@ -200,6 +201,8 @@ async def test_upload_file_bad_input_fails_before_any_io(work: Path) -> None:
         await osx.upload_file(store, source, "k", progress="yes")  # type: ignore[arg-type]
     with pytest.raises(osx.InvalidPathError):
         await osx.upload_file(store, source, "/k/")
+    with pytest.raises(osx.InvalidArgumentError):
+        await osx.upload_file(store, source, "k", mode="sometimes")  # type: ignore[arg-type]
     assert store.injected == []  # nothing reached the store
 
 
@@ -238,6 +241,38 @@ async def test_overwrite_mid_download_raises_and_leaves_the_target(store: osx.St
     meta = await osx.download_file(store, "o/big", target, part_size=PART)
     assert target.read_bytes() == new
     assert meta.etag == (await store.head("o/big")).etag
+
+
+class NoEtags(Hooked):
+    """A store whose reads report no ETag (some S3-compatible servers): pinning falls back to the time."""
+
+    def get_stream(self, path: str, **options: Any) -> osx.ObjectStream:
+        inner = super().get_stream(path, **options)
+
+        async def opener() -> tuple[osx.ObjectMeta, AsyncIterator[bytes]]:
+            await inner.open()
+            return dataclasses.replace(inner.meta, etag=None), inner
+
+        return osx.ObjectStream(opener)
+
+
+async def test_overwrite_mid_download_without_etags_is_caught(memory_store: osx.MemoryStore, work: Path) -> None:
+    await memory_store.put("o/big", payload(3 * PART, seed=1))
+
+    async def overwrite() -> None:
+        if unpinned.ranged == 1:
+            await asyncio.sleep(0.002)  # a later modification time than the first read saw
+            await memory_store.put("o/big", payload(3 * PART, seed=2))
+
+    unpinned = NoEtags(memory_store, overwrite)
+    with pytest.raises(osx.PreconditionError):
+        await osx.download_file(unpinned, "o/big", work / "big", part_size=PART)
+    assert os.listdir(work) == []
+    data = payload(3 * PART, seed=3)
+    await memory_store.put("o/big", data)
+    meta = await osx.download_file(unpinned, "o/big", work / "big", part_size=PART, fsync=True)
+    assert meta.etag is None
+    assert (work / "big").read_bytes() == data
 
 
 async def test_cancelled_download_leaves_no_file(store: osx.Store, work: Path) -> None:
@@ -479,6 +514,12 @@ async def test_copy_tree_create_mode_skips_existing(store: osx.Store, same_store
         assert result.bytes == 2
         assert await dst.get("d/two") == b"already here"
         assert await dst.get("d/one") == b"1"
+        events: list[osx.ProgressEvent] = []
+        await store.put("s/four", b"4444")
+        result = await osx.copy_tree(store, "s", dst, "d", mode="create", progress=events.append)
+        assert result.copied == ["d/four"]
+        assert result.skipped == ["d/one", "d/three", "d/two"]
+        assert [(e.path, e.transferred, e.done) for e in events if e.done] == [("d/four", 4, True)]
 
 
 async def test_copy_tree_respects_jobs() -> None:
