@@ -192,6 +192,9 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
             ``"local"``, ``path=`` fixes the store's root (default: for each path, the
             highest directory above it that can hold the store's ``.objectstorex`` folder).
 
+    Attributes:
+        provider: the provider of the stores served (``"s3"``, ``"memory"``...).
+
     Raises:
         InvalidConfigError: neither or both of ``protocol`` and ``store``, an unknown
             provider, or an unknown or missing store option (before any I/O).
@@ -213,6 +216,7 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
     """
 
     protocol: ClassVar[str | tuple[str, ...]] = ("objectstorex",)
+    #: fsspec's root marker: none, paths are not given a leading ``/``.
     root_marker = ""
     #: The provider of a class :func:`register` made for one protocol (used when ``protocol`` is not given).
     default_provider: ClassVar[str | None] = None
@@ -789,7 +793,8 @@ class ObjectStoreFile(AbstractBufferedFile):  # type: ignore[misc]
     with the new bytes appended (conditional on its ETag where the provider allows).
     """
 
-    closed: bool  # fsspec's property (declared for the type checker)
+    #: Whether the file is closed (fsspec's property, declared for the type checker).
+    closed: bool
 
     def __init__(
         self,
