@@ -35,6 +35,7 @@ PUBLIC_MODULES = [
     "objectstorex.otel",
     "objectstorex.paths",
     "objectstorex.transfer",
+    "objectstorex.fsspec",
 ]
 
 
