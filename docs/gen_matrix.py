@@ -69,6 +69,15 @@ DOWNLOAD_CHECK = {
     "gcs": "`x-goog-hash` (crc32c, md5)",
 }
 
+#: Transfer rows (docs/transfers.md): how ``put_stream``/``upload_file`` cut a large upload, by provider.
+UPLOAD_PARTS = {
+    "memory": "buffered whole, stored at the end",
+    "local": "written to a temp file as it arrives, renamed at the end",
+    "s3": "multipart, parts >= 5 MiB, `max_concurrency` at once",
+    "azure": "blocks >= 1 MiB, `max_concurrency` at once",
+    "gcs": "resumable, chunks of a multiple of 256 KiB, one at a time",
+}
+
 
 def stores() -> list[tuple[str, osx.Capabilities]]:
     """Each provider whose backend is in this build, with the capabilities its class reports."""
@@ -116,7 +125,24 @@ def render() -> str:
         lines.append(f"- Not in this build: {', '.join(missing)}.")
     lines.append("")
     lines += _integrity_rows([name for name, _ in columns])
+    lines += _transfer_rows([name for name, _ in columns])
     return "\n".join(lines)
+
+
+def _transfer_rows(names: list[str]) -> list[str]:
+    """The transfer helpers' table (see docs/transfers.md): the same calls, each provider's mechanics."""
+    return [
+        "## Transfers (`upload_file`, `download_file`, `copy_tree`)",
+        "",
+        "| transfer | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        "| large uploads (`put_stream`) | " + " | ".join(UPLOAD_PARTS.get(n, "-") for n in names) + " |",
+        "",
+        "The same everywhere: `download_file` reads concurrent ranges pinned to one ETag with `if_match`; "
+        "`copy_tree` copies server-side (`copy`) within one store and streams between two. "
+        "See [transfers.md](transfers.md).",
+        "",
+    ]
 
 
 def _integrity_rows(names: list[str]) -> list[str]:

@@ -14,6 +14,9 @@ import dataclasses
 import gc
 import os
 import random
+import re
+import subprocess
+import sys
 import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -554,3 +557,15 @@ async def test_copy_tree_include_filters_and_bad_options(memory_store: osx.Memor
             await osx.copy_tree(memory_store, "i", memory_store, "o", **bad)
     with pytest.raises(osx.InvalidPathError):
         await osx.copy_tree(memory_store, "i/", memory_store, "o")
+
+
+def test_the_guides_complete_example_runs(tmp_path: Path) -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "transfers.md").read_text(encoding="utf-8")
+    section = guide.split("## A complete example", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert code is not None
+    run = subprocess.run(
+        [sys.executable, "-c", code.group(1)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert "downloaded 1400011 bytes" in run.stdout
