@@ -606,6 +606,10 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         progress = None if callback is DEFAULT_CALLBACK else fsspec_callback(callback)
         try:
             await download_file(store, key, lpath, progress=progress)
+        except IsADirectoryError:
+            if key and await _first(store, key) is not None:
+                return  # a "directory" of a recursive get, already made for its files
+            raise
         except NotFoundError:
             if key and await _first(store, key) is not None:
                 os.makedirs(lpath, exist_ok=True)  # a "directory" of a recursive get
