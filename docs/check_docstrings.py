@@ -36,6 +36,7 @@ PUBLIC_MODULES = [
     "objectstorex.paths",
     "objectstorex.transfer",
     "objectstorex.fsspec",
+    "objectstorex.zarr",
 ]
 
 
