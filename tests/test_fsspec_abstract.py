@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 import fsspec.tests.abstract as abstract
 import pytest
 
+from objectstorex.backends.azure.auth import AZURITE_ACCOUNT, AZURITE_KEY
 from objectstorex.fsspec import ObjectStoreFileSystem
 from tests.emulators import azure as azure_emulator
 from tests.emulators import gcs as gcs_emulator
@@ -96,7 +97,12 @@ class S3Fixtures(_CloudFixtures):
     @staticmethod
     def fs(moto_endpoint: str) -> Iterator[ObjectStoreFileSystem]:
         fs = ObjectStoreFileSystem(
-            protocol="s3", region="us-east-1", endpoint=moto_endpoint, skip_instance_cache=True, **s3_emulator.KEYS
+            protocol="s3",
+            region="us-east-1",
+            endpoint=moto_endpoint,
+            access_key_id=s3_emulator.KEYS["access_key_id"],
+            secret_access_key=s3_emulator.KEYS["secret_access_key"],
+            skip_instance_cache=True,
         )
         yield fs
         fs.close()
@@ -117,8 +123,8 @@ class AzureFixtures(_CloudFixtures):
     def fs(azurite_endpoint: str) -> Iterator[ObjectStoreFileSystem]:
         fs = ObjectStoreFileSystem(
             protocol="azure",
-            account=azure_emulator.AZURITE_ACCOUNT,
-            access_key=azure_emulator.AZURITE_KEY,
+            account=AZURITE_ACCOUNT,
+            access_key=AZURITE_KEY,
             endpoint=azurite_endpoint,
             skip_instance_cache=True,
         )
