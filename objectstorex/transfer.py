@@ -172,14 +172,20 @@ class _LocalFile:
             os.close(fd)
 
 
+def _check_regular(st: os.stat_result, local: str) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, "is a directory, not a file", local)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(22, "not a regular file", local)
+
+
 def _open_source(local: str) -> tuple[_LocalFile, int]:
+    # Checked before opening too: opening a FIFO would wait for a writer.
+    _check_regular(os.stat(local), local)
     fd = os.open(local, os.O_RDONLY | os.O_CLOEXEC)
     try:
         st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(21, "is a directory, not a file", local)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(22, "not a regular file", local)
+        _check_regular(st, local)
     except BaseException:
         os.close(fd)
         raise

@@ -60,6 +60,10 @@ def check_events(events: list[osx.ProgressEvent], size: int, path: str) -> None:
     assert {e.path for e in events} == {path}
 
 
+class Stop(Exception):
+    """What a progress callable raises to abort a transfer."""
+
+
 class Hooked(FaultyStore):
     """A store that runs ``hook`` before each ranged stream (a read past the first part) opens."""
 
@@ -181,6 +185,33 @@ async def test_upload_file_keeps_metadata(store: osx.Store, work: Path) -> None:
     got = await store.get_object("m/f")
     assert dict(got.attributes.metadata) == {"origin": "test"}
     assert got.attributes.cache_control == "no-cache"
+
+
+@pytest.mark.parametrize("how", ["progress-raises", "cancelled"])
+async def test_an_interrupted_upload_leaves_no_object(store: osx.Store, work: Path, how: str) -> None:
+    source = write(work / "big", payload(6 * MIB))  # two parts of 5 MiB on every backend
+    sent = asyncio.Event()
+
+    def on_progress(event: osx.ProgressEvent) -> None:
+        if event.transferred > 0 and not event.done:
+            sent.set()
+            if how == "progress-raises":
+                raise Stop
+
+    upload = osx.upload_file(store, source, "u/big", part_size=5 * MIB, progress=on_progress)
+    if how == "progress-raises":
+        with pytest.raises(Stop):
+            await upload
+    else:
+        task = asyncio.create_task(upload)
+        await asyncio.wait_for(sent.wait(), 60)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert sent.is_set()
+    with pytest.raises(osx.NotFoundError):
+        await store.head("u/big")
+    assert [m.location async for m in store.list("u")] == []
 
 
 # ------------------------------------------------------------------------------------- bad input
@@ -343,10 +374,6 @@ async def pending_uploads(endpoint: str, bucket: str) -> list[Any]:
     async with boto_client(endpoint) as client:
         resp = await client.list_multipart_uploads(Bucket=bucket)
     return list(resp.get("Uploads", []))
-
-
-class Stop(Exception):
-    """What a progress callable raises to abort a transfer."""
 
 
 async def test_s3_multipart_round_trip(s3_bucket: tuple[osx.BaseStore, str], moto_endpoint: str, work: Path) -> None:
