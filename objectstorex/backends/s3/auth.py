@@ -74,6 +74,28 @@ def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
     return key
 
 
+@lru_cache(maxsize=64)
+def _keyed(key: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256 with ``key`` pre-applied: the inner and outer hashes after their pad block.
+
+    OpenSSL 3 makes every ``hmac.new`` cost ~3.5 us; copying these two states costs a third.
+    """
+    block = key.ljust(64, b"\0")  # a SigV4 signing key is 32 bytes: never longer than the block
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    return inner, outer
+
+
+def _hmac_hex(key: bytes, message: bytes) -> str:
+    inner, outer = _keyed(key)
+    h = inner.copy()
+    h.update(message)
+    o = outer.copy()
+    o.update(h.digest())
+    signature: str = o.hexdigest()
+    return signature
+
+
 def sign_headers(
     *,
     method: str,
@@ -116,26 +138,27 @@ def sign_headers(
     for name, value in out.items():
         lower = name.lower()
         if lower not in _UNSIGNED and lower != "host":
-            canonical[lower] = " ".join(str(value).split())
+            canonical[lower] = _trimmed(value)
     names = sorted(canonical)
     signed = ";".join(names)
-    request = "\n".join(
-        (
-            method,
-            path,
-            query,
-            "".join(f"{n}:{canonical[n]}\n" for n in names),
-            signed,
-            payload_sha256,
-        )
-    )
+    lines = "".join([f"{n}:{canonical[n]}\n" for n in names])
+    request = f"{method}\n{path}\n{query}\n{lines}\n{signed}\n{payload_sha256}"
     scope = f"{day}/{region}/{service}/aws4_request"
     to_sign = f"{_ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(request.encode()).hexdigest()}"
-    signature = hmac.new(_signing_key(secret_key, day, region, service), to_sign.encode(), hashlib.sha256).hexdigest()
+    signature = _hmac_hex(_signing_key(secret_key, day, region, service), to_sign.encode())
     out["Authorization"] = (
         f"{_ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
     )
     return out
+
+
+def _trimmed(value: object) -> str:
+    """A header value as SigV4 canonicalizes it: whitespace runs collapsed, ends trimmed."""
+    text = str(value)
+    # isprintable() is False for every whitespace character but the plain space.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
 
 
 class S3Credentials:
