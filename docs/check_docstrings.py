@@ -37,6 +37,7 @@ PUBLIC_MODULES = [
     "objectstorex.transfer",
     "objectstorex.fsspec",
     "objectstorex.zarr",
+    "objectstorex.obspec",
 ]
 
 
