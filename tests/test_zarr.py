@@ -1,6 +1,6 @@
-"""objectstorex.zarr.ObjectStorexStore: zarr's own StoreTests on memory, local, moto and Azurite,
-then what zarr users rely on: atomic set_if_not_exists, one request per byte request, arrays
-(sharded too) through zarr's sync and async APIs, pickling, and the loop rules."""
+"""objectstorex.zarr.ObjectStorexStore: zarr's own StoreTests on memory, local, moto, Azurite and
+fake-gcs-server, then what zarr users rely on: atomic set_if_not_exists, one request per byte
+request, arrays (sharded too) through zarr's sync and async APIs, pickling, and the loop rules."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import objectstorex as osx
 from objectstorex.backends.azure.auth import AZURITE_ACCOUNT, AZURITE_KEY
 from objectstorex.zarr import ObjectStorexStore
 from tests.emulators import azure as azure_emulator
+from tests.emulators import gcs as gcs_emulator
 from tests.emulators import s3 as s3_emulator
 
 #: Store options by URL: the test helpers reach a network store with a store of their own.
@@ -52,11 +53,23 @@ def zarr_container(azurite_endpoint: str) -> str:
     return name
 
 
+@pytest.fixture(scope="module")
+def zarr_bucket(fake_gcs_endpoint: str) -> str:
+    """One fake-gcs-server bucket for this module's GCS tests; each test takes a fresh prefix in it."""
+    name = f"zarr-{uuid.uuid4().hex[:16]}"
+    gcs_emulator.create_bucket(fake_gcs_endpoint, name)
+    return name
+
+
+def _gcs_options(endpoint: str, **extra: Any) -> dict[str, Any]:
+    return {"endpoint": endpoint, "anonymous": True, **extra}
+
+
 def _space() -> str:
     return f"zarr-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=["memory", "local", "s3", "azure"])
+@pytest.fixture(params=["memory", "local", "s3", "azure", "gcs"])
 def emulator(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any]]:
     """(URL, options) of an empty place on each backend."""
     name = str(request.param)
@@ -67,8 +80,11 @@ def emulator(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[
     if name == "s3":
         endpoint = request.getfixturevalue("moto_endpoint")
         return f"s3://{s3_emulator.BUCKET}/{_space()}", _s3_options(endpoint)
-    endpoint = request.getfixturevalue("azurite_endpoint")
-    return f"az://{request.getfixturevalue('zarr_container')}/{_space()}", _azure_options(endpoint)
+    if name == "azure":
+        endpoint = request.getfixturevalue("azurite_endpoint")
+        return f"az://{request.getfixturevalue('zarr_container')}/{_space()}", _azure_options(endpoint)
+    endpoint = request.getfixturevalue("fake_gcs_endpoint")
+    return f"gs://{request.getfixturevalue('zarr_bucket')}/{_space()}", _gcs_options(endpoint)
 
 
 # ------------------------------------------------------------------------------------------
@@ -182,15 +198,18 @@ class _Counter:
         pass
 
 
-@pytest.mark.parametrize("provider", ["s3", "azure"])
+@pytest.mark.parametrize("provider", ["s3", "azure", "gcs"])
 async def test_byte_requests_are_one_request_each(provider: str, request: pytest.FixtureRequest) -> None:
     counter = _Counter()
     if provider == "s3":
         url = f"s3://{s3_emulator.BUCKET}/{_space()}"
         options = _s3_options(request.getfixturevalue("moto_endpoint"), observer=counter)
-    else:
+    elif provider == "azure":
         url = f"az://{request.getfixturevalue('zarr_container')}/{_space()}"
         options = _azure_options(request.getfixturevalue("azurite_endpoint"), observer=counter)
+    else:
+        url = f"gs://{request.getfixturevalue('zarr_bucket')}/{_space()}"
+        options = _gcs_options(request.getfixturevalue("fake_gcs_endpoint"), observer=counter)
     store = ObjectStorexStore(url, **options)
     proto = default_buffer_prototype()
     data = bytes(range(200))
@@ -388,3 +407,9 @@ def test_list_prefix_is_a_string_prefix() -> None:
     assert listed("c/1") == ["c/1/2"]
     assert listed("") == ["b", "c/0", "c/1/2", "cx/0", "d/0"]
     assert asyncio.run(store.getsize_prefix("c")) == 6
+
+
+class TestZarrSuiteGCS(_ZarrSuite):
+    @pytest.fixture
+    def place(self, fake_gcs_endpoint: str, zarr_bucket: str) -> tuple[str, dict[str, Any]]:
+        return f"gs://{zarr_bucket}/{_space()}", _gcs_options(fake_gcs_endpoint)
