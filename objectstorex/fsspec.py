@@ -182,7 +182,11 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
             paths are ``bucket/key`` (``container/key`` on Azure; ``s3://bucket/key`` is
             accepted), and one store per bucket is built with
             ``osx.new(protocol, bucket=..., **store_options)`` and kept. With ``"memory"``
-            paths are keys (no leading ``/``); with ``"local"`` they are absolute file paths.
+            paths are keys (no leading ``/``) of the process's one memory store (shared, as
+            fsspec's ``memory://``); with ``"local"`` they are absolute file paths.
+        provider: the same as ``protocol``, for fsspec URLs and ``storage_options``, where
+            fsspec takes a ``protocol`` option for itself
+            (``pandas.read_parquet("objectstorex://b/x.parquet", storage_options={"provider": "s3", ...})``).
         store: serve this one store instead; paths are its keys.
         asynchronous: use the coroutines (``await fs._cat_file(...)``) inside a running loop.
         loop: the event loop of the sync methods (default: fsspec's loop thread, or the loop a
@@ -225,6 +229,7 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         self,
         protocol: str | None = None,
         *,
+        provider: str | None = None,
         store: BaseStore | None = None,
         asynchronous: bool = False,
         loop: asyncio.AbstractEventLoop | None = None,
@@ -233,6 +238,10 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
     ) -> None:
         for name in _FSSPEC_OPTIONS & store_options.keys():
             store_options.pop(name)  # a listings cache is never used: nothing to configure
+        if provider is not None:
+            if protocol is not None and protocol != provider:
+                raise InvalidConfigError(f"protocol={protocol!r} and provider={provider!r} disagree: pass one")
+            protocol = provider
         provider = self._provider(protocol, store, store_options)
         if store is not None and loop is None and not asynchronous:
             bound = _bound_loop(store)
@@ -419,6 +428,8 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
             _check_loop(given)
             return given
         provider = self.provider
+        if provider == "memory":
+            return _memory_store()
         if provider not in _NETWORK:
             store = self._shared.get(space)
             if store is None:
@@ -931,6 +942,16 @@ def _close_owned(
         else:
             loop.run_until_complete(close_all())
     shared.clear()
+
+
+_MEMORY: list[BaseStore] = []
+
+
+def _memory_store() -> BaseStore:
+    """The process's one memory store behind ``protocol="memory"`` (as fsspec's ``memory://`` shares one)."""
+    if not _MEMORY:
+        _MEMORY.append(new("memory"))
+    return _MEMORY[0]
 
 
 def _names(protocol: str | tuple[str, ...]) -> tuple[str, ...]:
