@@ -5,6 +5,7 @@ protocols on the bridge loop, obspec-utils' readers, and zarr's ObjectStore rout
 from __future__ import annotations
 
 import asyncio
+import os
 import pickle
 import subprocess
 import sys
@@ -374,3 +375,23 @@ def test_import_objectstorex_imports_neither_zarr_nor_obspec() -> None:
         "sys.exit(f'imported: {bad}' if bad else 0)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_guide_examples_run(index: int, tmp_path: Path) -> None:
+    from tests.test_zarr import guide_examples
+
+    examples = guide_examples("obspec")
+    assert len(examples) == 2
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}  # the tree under test
+    done = subprocess.run(
+        [sys.executable, "-c", examples[index]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pickle
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -413,3 +417,28 @@ class TestZarrSuiteGCS(_ZarrSuite):
     @pytest.fixture
     def place(self, fake_gcs_endpoint: str, zarr_bucket: str) -> tuple[str, dict[str, Any]]:
         return f"gs://{zarr_bucket}/{_space()}", _gcs_options(fake_gcs_endpoint)
+
+
+def guide_examples(section: str) -> list[str]:
+    """The Python code blocks of one ``## <section>`` of docs/ecosystem.md."""
+    guide = (Path(__file__).parent.parent / "docs" / "ecosystem.md").read_text(encoding="utf-8")
+    (body,) = [s for s in re.split(r"^## ", guide, flags=re.MULTILINE) if s.split("\n", 1)[0].strip() == section]
+    return re.findall(r"^```python\n(.*?)^```", body, flags=re.MULTILINE | re.DOTALL)
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_guide_examples_run(index: int, tmp_path: Path) -> None:
+    examples = guide_examples("zarr")
+    assert len(examples) == 2
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}  # the tree under test
+    done = subprocess.run(
+        [sys.executable, "-c", examples[index]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
