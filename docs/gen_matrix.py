@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import objectstorex as osx
@@ -79,6 +80,35 @@ UPLOAD_PARTS = {
 }
 
 
+#: Suffix reads (zarr ``SuffixByteRequest``, obspec ``{"suffix": n}``, ``range=(-n, None)``), by provider.
+SUFFIX_READS = {
+    "memory": "in process",
+    "local": "one file read",
+    "s3": "one request (`bytes=-n`)",
+    "azure": "two requests (size, then range): no suffix ranges",
+    "gcs": "one request (`bytes=-n`)",
+}
+
+
+def _everywhere(name: str, caps: osx.Capabilities) -> str:
+    return YES
+
+
+def _capability(attr: str) -> Callable[[str, osx.Capabilities], str]:
+    return lambda name, caps: YES if getattr(caps, attr) else NO
+
+
+#: Ecosystem bridge rows (docs/ecosystem.md): a label and its cell for (provider, capabilities).
+#: Each bridge adds its rows here.
+BRIDGE_ROWS: list[tuple[str, Callable[[str, osx.Capabilities], str]]] = [
+    ("zarr `ObjectStorexStore` (zarr's own `StoreTests` pass)", _everywhere),
+    ("zarr `set_if_not_exists` (atomic create)", _capability("put_create")),
+    ('zarr `SuffixByteRequest` / obspec `{"suffix": n}`', lambda name, caps: SUFFIX_READS.get(name, "-")),
+    ("obspec `ObspecStore` (every async and sync protocol)", _everywhere),
+    ("obspec `copy`/`rename` with `overwrite=False` (atomic)", _capability("copy_if_not_exists")),
+]
+
+
 def stores() -> list[tuple[str, osx.Capabilities]]:
     """Each provider whose backend is in this build, with the capabilities its class reports."""
     out = [("memory", osx.MemoryStore().capabilities)]
@@ -126,6 +156,7 @@ def render() -> str:
     lines.append("")
     lines += _integrity_rows([name for name, _ in columns])
     lines += _transfer_rows([name for name, _ in columns])
+    lines += _bridge_rows(columns)
     return "\n".join(lines)
 
 
@@ -143,6 +174,25 @@ def _transfer_rows(names: list[str]) -> list[str]:
         "See [transfers.md](transfers.md).",
         "",
     ]
+
+
+def _bridge_rows(columns: list[tuple[str, osx.Capabilities]]) -> list[str]:
+    """The ecosystem bridges' table (see docs/ecosystem.md) from :data:`BRIDGE_ROWS`."""
+    lines = [
+        "## Ecosystem bridges",
+        "",
+        "| bridge | " + " | ".join(name for name, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for label, cell in BRIDGE_ROWS:
+        lines.append(f"| {label} | " + " | ".join(cell(name, caps) for name, caps in columns) + " |")
+    lines += [
+        "",
+        "The bridges run on every store; a row about an atomic operation follows the store's capability. "
+        "See [ecosystem.md](ecosystem.md).",
+        "",
+    ]
+    return lines
 
 
 def _integrity_rows(names: list[str]) -> list[str]:
