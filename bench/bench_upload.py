@@ -254,7 +254,7 @@ def main(args: argparse.Namespace) -> None:
             },
         }
         for rnd in range(args.rounds):
-            for provider in ("s3", "azure"):
+            for provider in ("s3", "azure") if "bound" in args.tests else ():
                 for client in osx_clients:
                     cfg = {"test": "bound", "client": client, "size_mib": args.bound_mib, **targets[provider]}
                     r = measure(cfg, args.before_src)
@@ -265,7 +265,7 @@ def main(args: argparse.Namespace) -> None:
                             f"  {r['mibps']:6.0f} MiB/s  ({r['module']})",
                             flush=True,
                         )
-            for client in [*osx_clients, "obstore"]:
+            for client in [*osx_clients, "obstore"] if "growth" in args.tests else ():
                 cfg = {"test": "growth", "client": client, "size_mib": args.big_mib, **targets["s3"]}
                 r = measure(cfg, args.before_src)
                 b.setdefault(client, []).append(r)
@@ -286,7 +286,7 @@ def main(args: argparse.Namespace) -> None:
         "| provider | client | traced peak MiB | bound MiB | over the bound MiB | MiB/s |",
         "|---|---|---|---|---|---|",
     ]
-    for provider in ("s3", "azure"):
+    for provider in ("s3", "azure") if a else ():
         for client in osx_clients:
             peak, speed = median(a[(provider, client)], "peak_mib"), median(a[(provider, client)], "mibps")
             if peak is None or speed is None:
@@ -325,6 +325,7 @@ if __name__ == "__main__":
     parser.add_argument("--big-mib", type=int, default=256)
     parser.add_argument("--before-src", help="import the 'objectstorex (before)' client from this directory")
     parser.add_argument("--markdown", help="also write the tables to this file")
+    parser.add_argument("--tests", default="bound,growth", help="comma-separated: bound (A), growth (B)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     if parsed.worker:

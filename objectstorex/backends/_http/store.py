@@ -194,6 +194,7 @@ class HttpStore(KeyPrefix, BaseStore):
         """Validate and keep the options every HTTP store has."""
         provider = self.provider
         self._checksum: ChecksumName = check_checksum(checksum, provider=provider)
+        self._resolved_checksum: tuple[str | None] | None = None
         if observer is not None and not isinstance(observer, Observer):
             raise InvalidConfigError("option 'observer' must be an objectstorex.observe.Observer", provider=provider)
         self._observer: Observer | None = observer
@@ -315,7 +316,12 @@ class HttpStore(KeyPrefix, BaseStore):
         Raises:
             NotSupportedError: the provider cannot store it or its library is missing (before any I/O).
         """
-        return resolve(opts.checksum or self._checksum, self.provider)
+        if opts.checksum is not None:
+            return resolve(opts.checksum, self.provider)
+        resolved = self._resolved_checksum
+        if resolved is None:  # resolved once (every write asks), and only once it succeeds
+            resolved = self._resolved_checksum = (resolve(self._checksum, self.provider),)
+        return resolved[0]
 
     async def _head_answer(self, path: str, version: str | None) -> ObjectMeta:
         """``head``: a HEAD request by default (GCS reads its JSON resource)."""
@@ -953,8 +959,10 @@ class HttpStore(KeyPrefix, BaseStore):
             number = 0
             while True:
                 offset = reader.offset
+                await uploader.reserve()  # the next part is filled only once it can be sent
                 part = await reader.next_part()
                 if part is None:
+                    uploader.unreserve()
                     break
                 number += 1
                 last = await reader.at_end()
@@ -975,8 +983,8 @@ class HttpStore(KeyPrefix, BaseStore):
                         SENDING.reset(token)
                     sent.complete()
 
-                await uploader.submit(send)
-                del part
+                uploader.start(send)
+                del part, send  # the task holds them; here they would outlive its upload
             await uploader.wait()
             result = await self._complete_upload(upload)
         except BaseException:

@@ -1,8 +1,9 @@
 """Streaming uploads with bounded memory: parts cut from the caller's chunks, and a bounded uploader.
 
-Memory stays at most ``(max_concurrency + 1) * part_size`` plus one incoming chunk: the parts in
-flight, the part being filled, and the rest of the chunk that overflowed it. Each byte of the
-caller's chunks is copied once, into the part that carries it.
+Memory stays at most ``max_concurrency * part_size`` plus one incoming chunk: the parts in
+flight (the next part is filled only once a slot is free for it), and the rest of the chunk
+that overflowed the last one. Each byte of the caller's chunks is copied once, into the part
+that carries it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,34 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-__all__ = ["PartReader", "PartUploader"]
+from ...checksums import OFF_LOOP, digest, digest_async, hasher
+
+__all__ = ["PartReader", "PartUploader", "digest_part"]
+
+#: google-crc32c hashes only ``bytes``: a part is handed to it in copies of this size
+#: (one per part being hashed, in worker threads).
+_HASH_SLICE = 256 * 1024
+
+
+def _sliced(algorithm: str, data: memoryview) -> bytes:
+    h = hasher(algorithm)
+    for i in range(0, len(data), _HASH_SLICE):
+        h.update(bytes(data[i : i + _HASH_SLICE]))
+    return h.digest()
+
+
+async def digest_part(algorithm: str, data: bytes | bytearray | memoryview) -> bytes:
+    """The ``algorithm`` digest of a body, off the event loop when large, never copying it whole.
+
+    CRC32C (google-crc32c) accepts only ``bytes``; a part is a view of a ``bytearray``, which it
+    would copy whole (another part's worth of memory per part in flight). It gets 256 KiB copies.
+    """
+    if algorithm != "crc32c" or isinstance(data, bytes) or len(data) <= _HASH_SLICE:
+        return await digest_async(algorithm, data)
+    view = memoryview(data).cast("B")
+    if len(view) > OFF_LOOP:
+        return await asyncio.to_thread(_sliced, algorithm, view)
+    return digest(algorithm, view)
 
 
 class PartReader:
@@ -96,20 +124,41 @@ class PartReader:
 
 
 class PartUploader:
-    """Runs part uploads concurrently, at most ``concurrency`` at a time; the first failure surfaces."""
+    """Runs part uploads concurrently, at most ``concurrency`` at a time; the first failure surfaces.
+
+    A caller reserves a slot (:meth:`reserve`) before it fills the next part, then starts the
+    upload in it (:meth:`start`): at most ``concurrency`` parts exist at once, the one being
+    filled included.
+    """
 
     def __init__(self, concurrency: int) -> None:
         """Allow ``concurrency`` uploads in flight."""
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, upload: Callable[[], Awaitable[None]]) -> None:
-        """Start ``upload`` once a slot is free (so a caller never holds more parts than that)."""
+    async def reserve(self) -> None:
+        """Wait for a free slot (and surface a failed part now, before reading on)."""
         await self._slots.acquire()
         for task in [t for t in self._tasks if t.done()]:
             self._tasks.discard(task)
-            task.result()  # surface a failed part now, before reading on
+            try:
+                task.result()
+            except BaseException:
+                self._slots.release()  # the slot goes unused: the upload stops here
+                raise
+
+    def unreserve(self) -> None:
+        """Give back a reserved slot that no part needed."""
+        self._slots.release()
+
+    def start(self, upload: Callable[[], Awaitable[None]]) -> None:
+        """Run ``upload`` in the slot reserved for it."""
         self._tasks.add(asyncio.create_task(self._run(upload)))
+
+    async def submit(self, upload: Callable[[], Awaitable[None]]) -> None:
+        """Start ``upload`` once a slot is free (:meth:`reserve`, then :meth:`start`)."""
+        await self.reserve()
+        self.start(upload)
 
     async def _run(self, upload: Callable[[], Awaitable[None]]) -> None:
         try:

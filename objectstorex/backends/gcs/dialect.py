@@ -34,11 +34,12 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
-from ...checksums import digest_async, encode
+from ...checksums import encode
 from ...errors import InvalidArgumentError, NotFoundError, ObjectStoreError, PreconditionError, TransportError
 from ...preconditions import PutMode, UpdateVersion, normalize_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload
 from .._http.headers import content_length, http_date, malformed, rfc3339
+from .._http.upload import digest_part
 from .auth import AccessTokens, GCSSettings
 
 __all__ = ["GCSDialect", "parse_batch_response"]
@@ -349,7 +350,7 @@ class GCSDialect(HttpStore):
         algorithm = self._algorithm(opts)
         if algorithm is not None:
             # GCS checks the bytes it received against it and refuses the upload otherwise.
-            resource["crc32c" if algorithm == "crc32c" else "md5Hash"] = encode(await digest_async(algorithm, data))
+            resource["crc32c" if algorithm == "crc32c" else "md5Hash"] = encode(await digest_part(algorithm, data))
         query = {"uploadType": "multipart", "fields": "etag,generation"}
         query.update(await self._write_params(path, "put", opts.mode))
         content_type = resource.get("contentType", "application/octet-stream")

@@ -22,13 +22,14 @@ from xml.etree import ElementTree
 
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
-from ...checksums import combine_crc, digest_async, encode
+from ...checksums import combine_crc, encode
 from ...errors import IntegrityError, NotFoundError, NotSupportedError, ObjectStoreError, PreconditionError
 from ...preconditions import PutMode, UpdateVersion, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload, gather_or_cancel
 from .._http.headers import http_date, object_size
 from .._http.store import service_code
-from .auth import EMPTY_SHA256, S3Credentials, encode_key, encode_query, sign_headers
+from .._http.upload import digest_part
+from .auth import EMPTY_SHA256, UNSIGNED_PAYLOAD, S3Credentials, encode_key, encode_query, sign_headers
 from .documents import (
     MalformedAnswer,
     attribute_headers,
@@ -308,23 +309,33 @@ class S3Dialect(HttpStore):
         else:
             headers = attribute_headers(opts.attributes, opts.tags, path)
         algorithm = self._algorithm(opts)
-        digest = await _sha256(data)
-        headers[_SHA256] = digest.hex()  # hashed once, not per attempt
-        if algorithm == "md5":
-            headers["Content-MD5"] = encode(await digest_async("md5", data))  # checked by S3, not stored
         # Stored with the object and checked by S3 on arrival. For a conditional write it is also
         # what proves that the object a retry finds after a lost answer is the one sent (see
-        # _landed): SHA-256 (already computed for the signature) when no other is chosen.
+        # _landed): SHA-256 when no other is chosen.
         flexible = algorithm if algorithm in ("crc32", "crc32c", "sha256") else None
         if flexible is None and mode != "overwrite":
             flexible = "sha256"
+        digest = await _sha256(data) if flexible == "sha256" or not self._unsigned_ok(algorithm) else None
+        # Hashed once, not per attempt (signing then hashes nothing).
+        headers[_SHA256] = UNSIGNED_PAYLOAD if digest is None else digest.hex()
+        if algorithm == "md5":
+            headers["Content-MD5"] = encode(await digest_part("md5", data))  # checked by S3, not stored
         if flexible is not None:
-            value = digest if flexible == "sha256" else await digest_async(flexible, data)
+            value = digest if flexible == "sha256" and digest is not None else await digest_part(flexible, data)
             headers["x-amz-sdk-checksum-algorithm"] = flexible.upper()
             headers[f"x-amz-checksum-{flexible}"] = encode(value)
         if mode != "overwrite":
             headers.update(await self._condition_headers(path, mode, "put"))
         return Request("PUT", self._url(self._key(path)), headers, data)
+
+    def _unsigned_ok(self, algorithm: str | None) -> bool:
+        """Whether a body may go with ``UNSIGNED-PAYLOAD`` instead of its SHA-256 in the signature.
+
+        Only over TLS (which protects it from tampering, as the signed hash would) and with a
+        checksum that S3 verifies on arrival (which catches corruption): what the AWS SDKs do.
+        Over plain HTTP the body's SHA-256 stays signed, as botocore signs it.
+        """
+        return algorithm is not None and self._base.startswith("https:")
 
     async def _landed(self, path: str, data: bytes | memoryview, request: Request) -> PutResult | None:
         """Whether the stored object is the one sent (by its SHA-256, else its MD5 ETag)."""
@@ -371,13 +382,13 @@ class S3Dialect(HttpStore):
 
     async def _upload_part(self, upload: Upload, number: int, offset: int, data: memoryview, last: bool) -> str:
         state: _Multipart = upload.state
-        sha256 = await _sha256(data)
-        headers = {_SHA256: sha256.hex()}
         algorithm = state.algorithm
+        sha256 = await _sha256(data) if algorithm == "sha256" or not self._unsigned_ok(algorithm) else None
+        headers = {_SHA256: UNSIGNED_PAYLOAD if sha256 is None else sha256.hex()}
         if algorithm == "md5":
-            headers["Content-MD5"] = encode(await digest_async("md5", data))  # checked by S3
+            headers["Content-MD5"] = encode(await digest_part("md5", data))  # checked by S3
         elif algorithm is not None:
-            value = sha256 if algorithm == "sha256" else await digest_async(algorithm, data)
+            value = sha256 if algorithm == "sha256" and sha256 is not None else await digest_part(algorithm, data)
             state.checksums[number] = (value, len(data))
             headers["x-amz-sdk-checksum-algorithm"] = algorithm.upper()
             headers[f"x-amz-checksum-{algorithm}"] = encode(value)
