@@ -98,9 +98,35 @@ def _capability(attr: str) -> Callable[[str, osx.Capabilities], str]:
     return lambda name, caps: YES if getattr(caps, attr) else NO
 
 
+#: fsspec bridge (``objectstorex.fsspec``): the paths of ``ObjectStoreFileSystem(protocol=...)``, by provider.
+FSSPEC_PATHS = {
+    "memory": "`key`",
+    "local": "`/absolute/path`",
+    "s3": "`bucket/key`",
+    "azure": "`container/key`",
+    "gcs": "`bucket/key`",
+}
+#: How ``rm`` deletes each batch (``delete_many``), by provider.
+FSSPEC_RM = {
+    "memory": "in process",
+    "local": "in process",
+    "s3": "`DeleteObjects`",
+    "azure": "Blob Batch",
+    "gcs": "JSON batch",
+}
+#: Where the real consumers are tested (tests/test_dataframes.py); elsewhere they run through the same calls.
+CONSUMERS = {"local": f"{YES} tested", "s3": f"{YES} tested"}
+
+
 #: Ecosystem bridge rows (docs/ecosystem.md): a label and its cell for (provider, capabilities).
 #: Each bridge adds its rows here.
 BRIDGE_ROWS: list[tuple[str, Callable[[str, osx.Capabilities], str]]] = [
+    ("fsspec `ObjectStoreFileSystem` (fsspec's abstract suite passes)", _everywhere),
+    ("fsspec paths", lambda name, caps: FSSPEC_PATHS.get(name, "-")),
+    ('fsspec `pipe_file(mode="create")` / `open("xb")` (atomic)', _capability("put_create")),
+    ('fsspec `open("ab")` (conditional on the ETag)', _capability("put_update_etag")),
+    ("fsspec `rm`: one `delete_many` per 1000 paths", lambda name, caps: FSSPEC_RM.get(name, "-")),
+    ("pandas / pyarrow / DuckDB through fsspec", lambda name, caps: CONSUMERS.get(name, YES)),
     ("zarr `ObjectStorexStore` (zarr's own `StoreTests` pass)", _everywhere),
     ("zarr `set_if_not_exists` (atomic create)", _capability("put_create")),
     ('zarr `SuffixByteRequest` / obspec `{"suffix": n}`', lambda name, caps: SUFFIX_READS.get(name, "-")),
