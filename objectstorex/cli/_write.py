@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 import mimetypes
 import os
 import re
@@ -562,6 +563,15 @@ def _md5_file(path: str) -> str:
     return digest.hexdigest()
 
 
+def _newer(a: datetime, b: datetime) -> bool:
+    """Whether ``a`` is later than ``b`` in whole seconds.
+
+    S3 and HTTP dates drop the fraction of a second a local file's time has: a file is not
+    "newer" than its own copy made in the same second.
+    """
+    return math.floor(a.timestamp()) > math.floor(b.timestamp())
+
+
 async def _listing(side: Side, base: str) -> dict[str, Entry]:
     return {side.relative(e.key, base): e async for e in side.walk(base)}
 
@@ -599,7 +609,7 @@ async def sync(
         other = dst_entries.get(rel)
         if other is None or other.size != entry.size:
             candidates.append((rel, entry, other))
-        elif not checksum and entry.last_modified > other.last_modified:
+        elif not checksum and _newer(entry.last_modified, other.last_modified):
             candidates.append((rel, entry, other))
         elif checksum:
             candidates.append((rel, entry, other))
