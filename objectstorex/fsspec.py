@@ -86,6 +86,14 @@ def _bound_loop(store: BaseStore) -> asyncio.AbstractEventLoop | None:
     return guard.get_loop() if isinstance(guard, asyncio.Task) else None
 
 
+def _running(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` is the one running in this thread."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
 def _check_loop(store: BaseStore) -> None:
     """Raise a clear error when ``store`` was opened on another event loop than the running one."""
     bound = _bound_loop(store)
@@ -245,8 +253,8 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         provider = self._provider(protocol, store, store_options)
         if store is not None and loop is None and not asynchronous:
             bound = _bound_loop(store)
-            if bound is not None and bound.is_running():
-                loop = bound  # the store's connections live there: run the sync methods on it
+            if bound is not None and bound.is_running() and not _running(bound):
+                loop = bound  # the store's connections live there (in another thread): run the sync methods on it
         super().__init__(asynchronous=asynchronous, loop=loop, batch_size=batch_size)
         self.provider = provider
         self._given = store
@@ -826,8 +834,19 @@ class ObjectStoreFile(AbstractBufferedFile):  # type: ignore[misc]
         self._upload: _Upload | None = None
         if mode not in ("rb", "wb", "xb", "ab"):
             raise ValueError(f"unsupported file mode {mode!r} (rb, wb, xb, ab)")
+        if fs.asynchronous:
+            raise NotSupportedError(
+                "open() of an asynchronous filesystem: use the coroutines (_cat_file, _pipe_file...) "
+                "or a filesystem made without asynchronous=True"
+            )
         if mode == "xb" and fsspec.asyn.sync(fs.loop, fs._exists_key, path):
             raise FileExistsError(17, "object exists", path)
+        details = None
+        if mode == "rb" and size is None:
+            details = fs.info(path)
+            if details["type"] != "file":
+                raise IsADirectoryError(21, "is a directory (a prefix), not an object", path)
+            size = details["size"]
         super().__init__(
             fs,
             path,
@@ -839,6 +858,8 @@ class ObjectStoreFile(AbstractBufferedFile):  # type: ignore[misc]
             size=size,
             **kwargs,
         )
+        if details is not None:
+            self.details = details
 
     def _fetch_range(self, start: int, end: int) -> bytes:
         etag = self.details.get("etag")

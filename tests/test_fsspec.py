@@ -135,6 +135,13 @@ def test_one_filesystem_serves_several_buckets(
     assert fs.cat([f"{first}/k", f"{second}/k"]) == {f"{first}/k": b"first", f"{second}/k": b"second"}
     assert fs.ls(first, detail=False) == [f"{first}/k"]
     assert fs.ls(second, detail=False) == [f"{second}/k"]
+    fs.copy(f"{first}/k", f"{second}/copied")  # between two stores: streamed
+    fs.mv(f"{second}/k", f"{first}/moved")
+    assert fs.cat([f"{second}/copied", f"{first}/moved"]) == {
+        f"{second}/copied": b"first",
+        f"{first}/moved": b"second",
+    }
+    assert not fs.exists(f"{second}/k")
 
 
 def test_memory_paths_are_keys_of_one_shared_store() -> None:
@@ -249,6 +256,9 @@ def test_missing_objects_raise_file_not_found(fs: ObjectStoreFileSystem, base: s
     with pytest.raises(FileNotFoundError):
         fs.open(f"{base}/nope", "rb")
     assert not fs.exists(f"{base}/nope")
+    fs.pipe_file(f"{base}/dir/x", b"x")
+    with pytest.raises(IsADirectoryError):
+        fs.open(f"{base}/dir", "rb")
 
 
 def test_cat_file_returns_bytes_and_modified_works(fs: ObjectStoreFileSystem, base: str) -> None:
@@ -583,6 +593,23 @@ def test_a_store_bound_to_another_loop(moto_endpoint: str, loop_thread: asyncio.
         assert "attached to a different loop" not in str(caught.value)
     finally:
         asyncio.run_coroutine_threadsafe(store.close(), loop_thread).result()
+
+
+@pytest.mark.s3
+def test_a_store_bound_to_a_closed_loop(moto_endpoint: str) -> None:
+    bucket = f"fs-{uuid.uuid4().hex[:16]}"
+    asyncio.run(s3_emulator.create_bucket(moto_endpoint, bucket))
+    store = s3_emulator.make_store(moto_endpoint, bucket)
+
+    async def use() -> None:
+        await store.put("k", b"v")  # opens the store on this asyncio.run loop, which then ends
+
+    with pytest.warns(ResourceWarning, match="not closed"):  # the store itself says it was left open
+        asyncio.run(use())
+    fs = ObjectStoreFileSystem(store=store)
+    with pytest.raises(osx.ObjectStoreError, match="bound to a closed event loop") as caught:
+        fs.cat_file("k")
+    assert "attached to a different loop" not in str(caught.value)
 
 
 def test_a_given_store_opened_by_the_filesystem_closes_with_it(moto_endpoint: str) -> None:
