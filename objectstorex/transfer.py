@@ -549,12 +549,15 @@ async def download_file(
         # In this thread, not a worker's: a cancellation cannot land between the rename and
         # the cleanup below (a rename in one directory is a single quick metadata operation).
         os.replace(temp, target)
-        if fsync:
-            await asyncio.to_thread(_fsync_directory, target)
     except BaseException:
         # Synchronous on purpose: cleanup must run even when this task is being cancelled.
         _discard(file, temp)
         raise
+    finally:
+        # A worker cancelled before it ran never closed the first read (idempotent otherwise).
+        await first.aclose()
+    if fsync:
+        await asyncio.to_thread(_fsync_directory, target)  # the rename itself, made durable
     if reporter is not None:
         reporter.finish()
     return pin.meta
