@@ -25,7 +25,7 @@ from .backends.local import LocalStore
 from .backends.memory import MemoryStore
 from .errors import ObjectStoreError
 
-__all__ = ["LoopOwner", "bridge_loop", "generation", "loop_agnostic", "on_loop", "wait_on"]
+__all__ = ["LoopOwner", "bridge_loop", "generation", "loop_agnostic", "loop_mismatch", "on_loop", "wait_on"]
 
 T = TypeVar("T")
 
@@ -115,6 +115,28 @@ def _describe(loop: asyncio.AbstractEventLoop) -> str:
     if loop is _loop:
         return "objectstorex's bridge loop thread (sync calls)"
     return f"event loop {type(loop).__name__} at {id(loop):#x}"
+
+
+#: What asyncio says when a loop-bound object (an aiohttp connection, a future, a lock) is used
+#: from another loop, or after its loop was closed.
+_LOOP_MISMATCH = ("attached to a different loop", "bound to a different event loop", "Event loop is closed")
+
+
+def loop_mismatch(error: BaseException, what: str) -> ObjectStoreError | None:
+    """The clear error for asyncio's "attached to a different loop" (and kin), else ``None``.
+
+    Raised when a store already opened on one event loop is used from another: its connections
+    belong to the first.
+    """
+    if not isinstance(error, RuntimeError) or not any(m in str(error) for m in _LOOP_MISMATCH):
+        return None
+    here = _running_loop()
+    where = _describe(here) if here is not None else "no event loop"
+    return ObjectStoreError(
+        f"the store behind this {what} belongs to another event loop (it was opened there and its "
+        f"connections live there), but this call ran on {where}: use it from that loop, or give the "
+        f"{what} a store made for this one (e.g. osx.from_url(...), not opened elsewhere)"
+    )
 
 
 class LoopOwner:

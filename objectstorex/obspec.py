@@ -154,6 +154,11 @@ def _obspec_errors() -> Iterator[None]:
         if mapped is e:
             raise
         raise mapped from e.__cause__
+    except RuntimeError as e:
+        mismatch = _bridge.loop_mismatch(e, "ObspecStore")
+        if mismatch is None:
+            raise
+        raise mismatch from e
 
 
 # ---------------------------------------------------------------------------------- conversions

@@ -23,7 +23,8 @@ Where calls run:
 - Built from an opened store, the store stays yours (``close()`` does not close it): a memory
   or local store works from any loop; a network store runs on the loop it belongs to (the
   one running when the ``ObjectStorexStore`` was made, else its first user), and a call from
-  another loop raises an ``ObjectStoreError`` that says so. It cannot be pickled.
+  another loop raises an ``ObjectStoreError`` that says so. Its pickle refers to the live store:
+  it loads only in the same process (a clear ``InvalidConfigError`` elsewhere).
 
 Byte requests map onto the store's ranges: ``RangeByteRequest(s, e)`` -> ``(s, e)``,
 ``OffsetByteRequest(o)`` -> ``(o, None)`` and ``SuffixByteRequest(n)`` -> ``(-n, None)``, each
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Self, TypeVar
@@ -101,6 +103,20 @@ class _Source:
 
 def _rebuild(cls: type[ObjectStorexStore], url: str, read_only: bool, options: dict[str, Any]) -> ObjectStorexStore:
     return cls(url, read_only=read_only, **options)
+
+
+#: Stores built from a live store, by id, for unpickling in the same process.
+_LIVE: weakref.WeakValueDictionary[int, ObjectStorexStore] = weakref.WeakValueDictionary()
+
+
+def _rebuild_live(pid: int, key: int, read_only: bool) -> ObjectStorexStore:
+    original = _LIVE.get(key) if pid == os.getpid() else None
+    if original is None:
+        raise InvalidConfigError(
+            "an ObjectStorexStore built from a live store can only be unpickled in its own process while it "
+            "exists: build it from a URL and options (ObjectStorexStore(url, **options)) to send it elsewhere"
+        )
+    return original.with_read_only(read_only)
 
 
 _EMPTY = "empty"  # a byte request that selects no byte (read as an empty buffer)
@@ -204,10 +220,10 @@ class ObjectStorexStore(Store):
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._source is None:
-            raise TypeError(
-                "an ObjectStorexStore built from a live store cannot be pickled: "
-                "build it from a URL and options (ObjectStorexStore(url, **options))"
-            )
+            # A live store (its connections, a memory store's data) cannot travel: the pickle
+            # refers to it and loads only in this process.
+            _LIVE[id(self)] = self
+            return (_rebuild_live, (os.getpid(), id(self), self.read_only))
         return (_rebuild, (type(self), self._source.url, self.read_only, self._source.options))
 
     def __copy__(self) -> Self:
@@ -238,7 +254,13 @@ class ObjectStorexStore(Store):
         assert self._owner is not None
         assert self._store is not None
         self._owner.check()
-        return await make(self._store)
+        try:
+            return await make(self._store)
+        except RuntimeError as e:  # opened on another loop before it was given to us
+            mismatch = _bridge.loop_mismatch(e, "ObjectStorexStore")
+            if mismatch is None:
+                raise
+            raise mismatch from e
 
     async def _objects(self, prefix: str | None) -> AsyncIterator[ObjectMeta]:
         """Every object under the (segment) prefix, in order, listed where the store lives."""
@@ -268,8 +290,14 @@ class ObjectStorexStore(Store):
         else:
             assert self._owner is not None
             self._owner.check()
-        async for meta in self.store.list(prefix):
-            yield meta
+        try:
+            async for meta in self.store.list(prefix):
+                yield meta
+        except RuntimeError as e:  # opened on another loop before it was given to us
+            mismatch = _bridge.loop_mismatch(e, "ObjectStorexStore")
+            if mismatch is None:
+                raise
+            raise mismatch from e
 
     def _run_sync(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         if self._source is not None:

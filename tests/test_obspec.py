@@ -395,3 +395,11 @@ def test_guide_examples_run(index: int, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
+
+
+def test_store_opened_on_another_loop_says_so(s3_store: osx.BaseStore) -> None:
+    """A sync test: the store was opened on the fixture's loop, which is not running now."""
+    obs = ObspecStore(s3_store)
+    with pytest.raises(osx.ObjectStoreError, match="belongs to another event loop") as caught:
+        obs.head("k")
+    assert "attached to a different loop" not in str(caught.value)

@@ -358,8 +358,19 @@ async def test_store_built_from_a_store(memory_store: osx.MemoryStore) -> None:
     assert "MemoryStore" in repr(zs)
     await zs.set("a/b", cpu.Buffer.from_bytes(b"x"))
     assert await memory_store.get("a/b") == b"x"
-    with pytest.raises(TypeError, match="from a URL"):
-        pickle.dumps(zs)
+    same = pickle.loads(pickle.dumps(zs))  # in this process: the same live store
+    assert same == zs
+    assert same.store is memory_store
+    assert pickle.loads(pickle.dumps(zs.with_read_only(True))).read_only
+    elsewhere = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", "import pickle, sys; pickle.loads(sys.stdin.buffer.read())"],
+        input=pickle.dumps(zs),
+        capture_output=True,
+        check=False,
+    )
+    assert elsewhere.returncode != 0
+    assert b"build it from a URL" in elsewhere.stderr
     zs.close()
     assert await memory_store.get("a/b") == b"x"  # the given store stays the caller's
 
