@@ -291,10 +291,13 @@ class AzureDialect(HttpStore):
             headers["content-md5"] = encode(await digest_async("md5", data))  # Azure checks the block
             await self._call("put_stream", upload.path, lambda: Request("PUT", url, dict(headers), data))
             if previous is not None:
-                await previous
+                # Shielded: cancelling this block must not cancel the previous block's future,
+                # which its own task still resolves.
+                await asyncio.shield(previous)
             await update_async(whole.md5, data)
         finally:
-            mine.set_result(None)
+            if not mine.done():
+                mine.set_result(None)
         return block_id
 
     def _block_ids(self, upload: Upload) -> list[str]:
