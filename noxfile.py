@@ -86,6 +86,15 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs, env=TEST_ENV)
 
 
+@nox.session(python=OLDEST, name="tests-uvloop")
+def tests_uvloop(session: nox.Session) -> None:
+    """The conformance suite (every store) and the HTTP core's tests on uvloop's event loop."""
+    session.install("-e", ".[all,fast-checksums,otel,progress]", "uvloop", *TEST_DEPS, *ECOSYSTEM, *EMULATORS)
+    _install_npm_packages(session)
+    env = {**TEST_ENV, "OBJECTSTOREX_TEST_LOOP": "uvloop"}  # read by tests/conftest.py
+    session.run("pytest", "tests/test_conformance.py", "tests/test_http_core.py", *session.posargs, env=env)
+
+
 @nox.session(python=OLDEST)
 def nosdk(session: nox.Session) -> None:
     """The package without extras: ``import objectstorex`` and the memory/local tests need no cloud SDK."""

@@ -10,7 +10,9 @@ A test that takes ``store`` (or ``quirks``) runs once per backend in :data:`BACK
 
 from __future__ import annotations
 
+import os
 import pkgutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,14 @@ SERVER_PARAMS = ("backend", "emulator")
 
 #: Test modules about one provider: all their tests carry its marker.
 SERVER_MODULES = {"test_s3.py": "s3", "test_azure.py": "azure", "test_gcs.py": "gcs"}
+
+if os.environ.get("OBJECTSTOREX_TEST_LOOP") == "uvloop":  # the nox session tests-uvloop
+
+    def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], object]]:
+        """Run every async test and fixture on uvloop's event loop."""
+        import uvloop
+
+        return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture(params=BACKENDS, ids=BACKENDS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Mapping
@@ -21,7 +22,9 @@ from objectstorex._store import PutOptions
 from objectstorex._types import Attributes, Capabilities, ObjectMeta, PutResult
 from objectstorex.backends._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload
 from objectstorex.backends._http.headers import http_date, object_size
-from tests._fake_http import FakeTransport, Scripted
+from tests._fake_http import FakeResponse, FakeTransport, Scripted
+
+MIB = 1024 * 1024
 
 LM = "Wed, 01 Jan 2025 00:00:00 GMT"
 FAST = osx.RetryConfig(max_retries=3, initial_backoff=0.001, max_backoff=0.002)
@@ -229,6 +232,35 @@ async def test_get_stream_resumes_from_the_last_byte_received_pinned_to_the_etag
     assert resumed.headers["If-Match"] == '"e1"'
 
 
+class _SmallReads(FakeTransport):
+    """Answers whose body arrives in reads of at most ~29 KiB, as aiohttp hands out a socket's data."""
+
+    async def send(self, request: Request) -> FakeResponse:
+        response = await super().send(request)
+        content = response.content
+        real = content.read
+
+        async def read(n: int = -1) -> bytes:
+            return await real(29 * 1024 if n < 0 else min(n, 29 * 1024))
+
+        content.read = read  # type: ignore[method-assign]
+        return response
+
+
+async def test_get_stream_yields_chunks_of_the_size_asked() -> None:
+    body = bytes(range(256)) * 4096 * 3 + b"tail"  # 3 MiB and 4 bytes
+    store = ToyStore(_SmallReads(ok(body), ok(body), ok(body)))
+    async with store:
+        chunks = [c async for c in store.get_stream("k", chunk_size=MIB)]
+        assert [len(c) for c in chunks] == [MIB, MIB, MIB, 4]  # not ~29 KiB pieces
+        assert b"".join(chunks) == body
+        small = [c async for c in store.get_stream("k", chunk_size=100_000)]
+        assert {len(c) for c in small[:-1]} == {100_000}
+        assert b"".join(small) == body
+        default = [c async for c in store.get_stream("k")]  # DEFAULT_CHUNK_SIZE: 1 MiB
+        assert [len(c) for c in default] == [MIB, MIB, MIB, 4]
+
+
 async def test_get_stream_refuses_to_splice_a_changed_object() -> None:
     body = b"x" * 10_000
     first = ok(body)
@@ -430,3 +462,15 @@ async def test_bad_input_never_opens_the_store(call: object) -> None:
         await call(store)  # type: ignore[operator]
     assert opened == []
     await store.close()
+
+
+async def test_the_uvloop_session_runs_on_uvloop() -> None:
+    """``nox -s tests-uvloop`` sets OBJECTSTOREX_TEST_LOOP=uvloop: its tests must really run on uvloop."""
+    if os.environ.get("OBJECTSTOREX_TEST_LOOP") != "uvloop":
+        pytest.skip("the default event loop (OBJECTSTOREX_TEST_LOOP is not 'uvloop')")
+    import uvloop
+
+    assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+    store = ToyStore(FakeTransport(ok(b"on uvloop")))
+    async with store:
+        assert await store.get("k") == b"on uvloop"

@@ -96,17 +96,25 @@ async def _read_up_to(response: Response, want: int, position: int, end: int) ->
 async def to_eof(
     response: Response, chunk_size: int, lost: Callable[[BaseException, int], ObjectStoreError]
 ) -> AsyncIterator[bytes]:
-    """Yield a body of unknown length (a chunked answer) to its end; no resume is possible."""
+    """Yield a body of unknown length (a chunked answer) to its end, in chunks of ``chunk_size``; no resume."""
     position = 0
     try:
         while True:
-            try:
-                block = await response.content.read(chunk_size)
-            except TRANSPORT_ERRORS as e:
-                raise lost(e, position) from e
-            if not block:
+            blocks: list[bytes] = []
+            got = 0
+            while got < chunk_size:  # a read returns what has arrived: gather a whole chunk
+                try:
+                    block = await response.content.read(chunk_size - got)
+                except TRANSPORT_ERRORS as e:
+                    raise lost(e, position + got) from e
+                if not block:
+                    break
+                blocks.append(block)
+                got += len(block)
+            if got:
+                position += got
+                yield blocks[0] if len(blocks) == 1 else b"".join(blocks)
+            if got < chunk_size:
                 return
-            position += len(block)
-            yield block
     finally:
         response.close()
