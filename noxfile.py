@@ -4,7 +4,8 @@ Everything the tests need -- the cloud SDKs, moto, fake-gcs-server, node 24 and 
 packages Azurite and s3rver -- is installed here, never on the machine by hand.
 
 ``python3 -m nox`` (what CI runs) runs the default sessions: the suite on the oldest and the
-newest supported Python, the no-SDK session, lint, typecheck, the examples and the docs site.
+newest supported Python, the conformance suite on uvloop, the no-SDK session, lint, typecheck,
+the examples and the docs site.
 ``python3 -m nox -s tests-3.12`` runs the suite on the Python in between.
 """
 
@@ -19,7 +20,16 @@ PYTHONS = ["3.11", "3.12", "3.13"]
 OLDEST, NEWEST = PYTHONS[0], PYTHONS[-1]
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = [f"tests-{OLDEST}", f"tests-{NEWEST}", "nosdk", "lint", "typecheck", "examples", "docs"]
+nox.options.sessions = [
+    f"tests-{OLDEST}",
+    f"tests-{NEWEST}",
+    "tests-uvloop",
+    "nosdk",
+    "lint",
+    "typecheck",
+    "examples",
+    "docs",
+]
 nox.options.reuse_venv = "yes"
 
 ROOT = Path(__file__).parent
