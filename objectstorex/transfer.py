@@ -25,6 +25,7 @@ match ``put_stream``'s: 8 MiB parts, 4 in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import stat
@@ -180,7 +181,8 @@ def _check_regular(st: os.stat_result, local: str) -> None:
         raise OSError(22, "not a regular file", local)
 
 
-def _open_source(local: str) -> tuple[_LocalFile, int]:
+def _open_source(local: str, small: int) -> tuple[_LocalFile, tuple[int, bytes | None]]:
+    """The file opened, its size, and its contents when no larger than ``small`` (one worker hop)."""
     # Checked before opening too: opening a FIFO would wait for a writer.
     _check_regular(os.stat(local), local)
     fd = os.open(local, os.O_RDONLY | os.O_CLOEXEC)
@@ -190,7 +192,13 @@ def _open_source(local: str) -> tuple[_LocalFile, int]:
     except BaseException:
         os.close(fd)
         raise
-    return _LocalFile(fd), st.st_size
+    source = _LocalFile(fd)
+    if st.st_size > small:
+        return source, (st.st_size, None)
+    try:
+        return source, (st.st_size, _read_all(source, st.st_size))
+    finally:
+        source.close()
 
 
 def _temp_name(target: str) -> str:
@@ -239,6 +247,34 @@ def _discard_opened(opening: asyncio.Future[tuple[_LocalFile, Any]]) -> None:
         _discard(file, extra)
     else:
         file.close()
+
+
+def _write_temp(target: str, data: bytes, fsync: bool) -> tuple[_LocalFile, str]:
+    """A complete temporary file beside ``target`` holding ``data`` (closed; removed on error)."""
+    file, temp = _open_temp(target)
+    try:
+        file.pwrite(data, 0)
+        if fsync:
+            file.fsync()
+        file.close()
+    except BaseException:
+        _discard(file, temp)
+        raise
+    return file, temp
+
+
+def _place(temp: str, target: str) -> None:
+    """Rename the finished temporary file over ``target``; on failure it is removed.
+
+    Called on the event loop, not a worker: a cancellation cannot land between the rename and
+    the cleanup (a rename in one directory is a single quick metadata operation).
+    """
+    try:
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
 
 
 def _discard(file: _LocalFile, temp: str) -> None:
@@ -332,11 +368,10 @@ async def upload_file(
     if unknown:
         raise InvalidArgumentError(f"unknown upload option(s) {unknown}; known: {sorted(_UPLOAD_OPTIONS)}", path=path)
     local = _local(local_path, path)
-    source, size = await _opened(lambda: _open_source(local))
+    source, (size, whole) = await _opened(lambda: _open_source(local, part))
     try:
-        if size <= part:
-            data = await asyncio.to_thread(_read_all, source, size)
-            return await store.put(path, data, mode=mode, progress=callback, **attributes)
+        if whole is not None:
+            return await store.put(path, whole, mode=mode, progress=callback, **attributes)
         chunks = _read_chunks(source, min(part, _BLOCK))
         try:
             return await store.put_stream(
@@ -358,8 +393,9 @@ def _read_all(source: _LocalFile, size: int) -> bytes:
     blocks: list[bytes] = []
     offset = 0
     while True:
-        # Read past the size seen at open: a file that grew since is read to its current end.
-        block = source.pread(max(size - offset, _BLOCK), offset)
+        # The size seen at open, then small reads to the current end (a file that grew since);
+        # never a large buffer for a small file.
+        block = source.pread(size - offset if offset < size else 64 * 1024, offset)
         if not block:
             break
         blocks.append(block)
@@ -489,6 +525,24 @@ async def download_file(
         reporter = None if callback is None else Reporter(callback, path, size)
         if reporter is not None:
             reporter.start()
+        if size <= part:
+            # One read, one worker hop to write it: many small files go fast.
+            blocks: list[bytes] = []
+            async for chunk in first:
+                blocks.append(chunk)
+                if reporter is not None:
+                    reporter.add(len(chunk))
+            data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
+            if len(data) != size:
+                raise PreconditionError(f"object {path!r} changed during the download", path=path)
+            del blocks
+            _, temp = await _opened(lambda: _write_temp(target, data, fsync))
+            _place(temp, target)
+            if fsync:
+                await asyncio.to_thread(_fsync_directory, target)
+            if reporter is not None:
+                reporter.finish()
+            return pin.meta
         file, temp = await _opened(lambda: _open_temp(target))
     except BaseException:
         await first.aclose()
@@ -546,9 +600,7 @@ async def download_file(
         if fsync:
             await asyncio.to_thread(file.fsync)
         file.close()
-        # In this thread, not a worker's: a cancellation cannot land between the rename and
-        # the cleanup below (a rename in one directory is a single quick metadata operation).
-        os.replace(temp, target)
+        _place(temp, target)
     except BaseException:
         # Synchronous on purpose: cleanup must run even when this task is being cancelled.
         _discard(file, temp)

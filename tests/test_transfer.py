@@ -160,7 +160,7 @@ async def test_upload_and_download_round_trip(store: osx.Store, work: Path, size
 async def test_download_replaces_an_existing_file(store: osx.Store, work: Path) -> None:
     await store.put("d/x", b"new contents")
     target = write(work / "x", b"old contents that are longer than the new ones")
-    await osx.download_file(store, "d/x", str(target))
+    await osx.download_file(store, "d/x", str(target), fsync=True)
     assert target.read_bytes() == b"new contents"
     assert leftovers(work, "x") == []
 
