@@ -358,8 +358,11 @@ class ObjectStorexStore(Store):
         return meta.size
 
     async def getsize_prefix(self, prefix: str) -> int:
-        """The total size of the objects whose keys start with ``prefix`` (one listing)."""
-        return sum([m.size async for m in self._prefixed(prefix)])
+        """The total size of the objects under the "directory" ``prefix`` (one listing).
+
+        ``"c"`` counts ``c/0`` but not ``cc/0``, as zarr (>= 3.2) specifies.
+        """
+        return sum([m.size async for m in self._objects(prefix.strip("/") or None)])
 
     # ------------------------------------------------------------------------ writes
 
