@@ -36,7 +36,7 @@ from fsspec.spec import AbstractBufferedFile
 from fsspec.utils import stringify_path
 
 from ._factory import _check_options, new, store_class
-from ._store import BaseStore
+from ._store import Store
 from ._types import ObjectMeta
 from .errors import (
     InvalidConfigError,
@@ -79,11 +79,23 @@ _FSSPEC_OPTIONS = frozenset(("use_listings_cache", "listings_expiry_time", "max_
 _MAGIC = re.compile(r"[*?\[]")
 
 
-def _bound_loop(store: BaseStore) -> asyncio.AbstractEventLoop | None:
+def _provider_of(store: Store) -> str:
+    provider = getattr(store, "provider", None)
+    return provider if isinstance(provider, str) else type(store).__name__
+
+
+def _bound_loop(store: Store) -> asyncio.AbstractEventLoop | None:
     """The event loop an opened network store's connections live on (``None``: not bound)."""
-    # HttpStore keeps a guard task on the loop that opened it (objectstorex's own internals).
-    guard = getattr(store, "_guard", None)
-    return guard.get_loop() if isinstance(guard, asyncio.Task) else None
+    for _ in range(8):  # through wrappers such as testing.FaultyStore (``inner``)
+        # HttpStore keeps a guard task on the loop that opened it (objectstorex's own internals).
+        guard = getattr(store, "_guard", None)
+        if isinstance(guard, asyncio.Task):
+            return guard.get_loop()
+        inner = getattr(store, "inner", None)
+        if not isinstance(inner, Store):
+            return None
+        store = inner
+    return None
 
 
 def _running(loop: asyncio.AbstractEventLoop) -> bool:
@@ -94,17 +106,17 @@ def _running(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
-def _check_loop(store: BaseStore) -> None:
+def _check_loop(store: Store) -> None:
     """Raise a clear error when ``store`` was opened on another event loop than the running one."""
     bound = _bound_loop(store)
     if bound is None or bound is asyncio.get_running_loop():
         return
     where = "a closed event loop" if bound.is_closed() else "another event loop"
     raise ObjectStoreError(
-        f"the {store.provider} store {store!r} is bound to {where} (its connections were opened there) "
+        f"the {_provider_of(store)} store {store!r} is bound to {where} (its connections were opened there) "
         "and cannot be used from this one: use the filesystem on the store's own loop "
         "(asynchronous=True inside it, or loop=that loop), or give it a store not yet opened",
-        provider=store.provider,
+        provider=_provider_of(store),
     )
 
 
@@ -125,7 +137,7 @@ def _dir_info(name: str) -> dict[str, Any]:
     return {"name": name, "size": 0, "type": "directory"}
 
 
-async def _first(store: BaseStore, prefix: str) -> ObjectMeta | None:
+async def _first(store: Store, prefix: str) -> ObjectMeta | None:
     """The first object under ``prefix`` (one listing request), or ``None``."""
     listing = store.list(prefix or None)
     try:
@@ -238,7 +250,7 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         protocol: str | None = None,
         *,
         provider: str | None = None,
-        store: BaseStore | None = None,
+        store: Store | None = None,
         asynchronous: bool = False,
         loop: asyncio.AbstractEventLoop | None = None,
         batch_size: int | None = None,
@@ -260,9 +272,9 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         self._given = store
         self._options = dict(store_options)
         self._roots: list[str] = []  # local: the roots chosen so far
-        self._shared: dict[str, BaseStore] = {}  # memory and local stores: not bound to a loop
+        self._shared: dict[str, Store] = {}  # memory and local stores: not bound to a loop
         # network stores: one set per event loop (a connection pool belongs to the loop that opened it)
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, BaseStore]] = (
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Store]] = (
             weakref.WeakKeyDictionary()
         )
         if store is None:
@@ -274,9 +286,9 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         if store is not None:
             if protocol is not None or options:
                 raise InvalidConfigError("pass either store= or protocol= with store options, not both")
-            if not isinstance(store, BaseStore):
+            if not isinstance(store, Store):
                 raise InvalidConfigError(f"store must be an objectstorex store, not {type(store).__name__}")
-            return store.provider
+            return _provider_of(store)
         if protocol is None:
             protocol = cls.default_provider
         if protocol is None:
@@ -429,7 +441,7 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
             provider="local",
         )
 
-    async def _store(self, space: str) -> BaseStore:
+    async def _store(self, space: str) -> Store:
         """The store serving ``space``, for the running loop."""
         given = self._given
         if given is not None:
@@ -455,7 +467,7 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
             store = stores[space] = new(provider, **{_BUCKET_OPTION[provider]: space}, **self._options)
         return store
 
-    async def _locate(self, path: str) -> tuple[BaseStore, str, str]:
+    async def _locate(self, path: str) -> tuple[Store, str, str]:
         space, key = self._split(path)
         return await self._store(space), space, key
 
@@ -474,6 +486,24 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         if await _first(store, key) is not None:
             return _dir_info(name)
         raise FileNotFoundError(2, "no such object or prefix", name)
+
+    async def _isdir(self, path: str) -> bool:
+        # One listing request (fsspec asks this often while copying; _info would HEAD first).
+        store, _, key = await self._locate(path)
+        try:
+            return not key or await _first(store, key) is not None
+        except NotFoundError:
+            return False
+
+    async def _isfile(self, path: str) -> bool:
+        store, _, key = await self._locate(path)
+        if not key:
+            return False
+        try:
+            await store.head(key)
+        except NotFoundError:
+            return False
+        return True
 
     async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         store, space, key = await self._locate(path)
@@ -683,7 +713,7 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         """Delete files (and, with ``recursive``, everything under directories): one ``delete_many`` per batch."""
         paths = [path] if isinstance(path, str) else list(path)
         targets: dict[str, list[str]] = {}
-        stores: dict[str, BaseStore] = {}
+        stores: dict[str, Store] = {}
         for p in paths:
             p = self._strip_protocol(p)
             if _MAGIC.search(p):
@@ -762,7 +792,7 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
 class _Upload:
     """A ``put_stream`` fed from a file's writes: nothing is visible before :meth:`finish`."""
 
-    def __init__(self, store: BaseStore, key: str, mode: PutMode, existing: ObjectMeta | None) -> None:
+    def __init__(self, store: Store, key: str, mode: PutMode, existing: ObjectMeta | None) -> None:
         self.store = store
         self.key = key
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1)
@@ -937,8 +967,8 @@ async def _gather_bounded(coros: list[Any], batch_size: int | None) -> None:
 
 
 def _close_owned(
-    by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, BaseStore]],
-    shared: dict[str, BaseStore],
+    by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Store]],
+    shared: dict[str, Store],
 ) -> None:
     """Close the stores a filesystem built, each on the loop it lives on (also run at exit)."""
     for loop, stores in list(by_loop.items()):
@@ -947,7 +977,7 @@ def _close_owned(
         if not owned or loop.is_closed():
             continue  # a closed loop released its connections when it shut down
 
-        async def close_all(owned: list[BaseStore] = owned) -> None:
+        async def close_all(owned: list[Store] = owned) -> None:
             for store in owned:
                 await store.close()
 
@@ -965,10 +995,10 @@ def _close_owned(
     shared.clear()
 
 
-_MEMORY: list[BaseStore] = []
+_MEMORY: list[Store] = []
 
 
-def _memory_store() -> BaseStore:
+def _memory_store() -> Store:
     """The process's one memory store behind ``protocol="memory"`` (as fsspec's ``memory://`` shares one)."""
     if not _MEMORY:
         _MEMORY.append(new("memory"))

@@ -31,6 +31,7 @@ import pytest
 
 import objectstorex as osx
 from objectstorex.fsspec import ObjectStoreFileSystem, register
+from objectstorex.testing import Fault, FaultyStore
 from tests.conftest import BACKENDS
 from tests.emulators import azure as azure_emulator
 from tests.emulators import gcs as gcs_emulator
@@ -386,6 +387,28 @@ def test_an_error_inside_with_leaves_nothing(fs: ObjectStoreFileSystem, base: st
         fs.ls(base)
 
 
+def test_a_failed_upload_raises_and_leaves_nothing() -> None:
+    inner = osx.MemoryStore()
+    faulty = FaultyStore(inner, [Fault(ops=("put", "put_stream"), error=osx.TransportError)])
+    fs = ObjectStoreFileSystem(store=faulty)
+
+    def write(block_size: int) -> None:
+        with fs.open("f", "wb", block_size=block_size) as f:
+            for _ in range(4):
+                f.write(b"x" * 100)
+
+    for block_size in (1000, 100):  # committed at close / streamed block by block
+        with pytest.raises(osx.TransportError):
+            write(block_size)
+    with pytest.raises(osx.TransportError):
+        fs.pipe_file("p", b"data")
+    assert asyncio.run(_keys(inner)) == []
+
+
+async def _keys(store: osx.Store) -> list[str]:
+    return [meta.location async for meta in store.list()]
+
+
 @pytest.mark.s3
 async def test_an_abandoned_multipart_write_leaves_no_pending_upload(moto_endpoint: str) -> None:
     bucket = f"fs-{uuid.uuid4().hex[:16]}"
@@ -704,6 +727,7 @@ def test_register_opts_in(moto_endpoint: str) -> None:
         """
         import sys, fsspec
         from objectstorex.fsspec import ObjectStoreFileSystem, register
+from objectstorex.testing import Fault, FaultyStore
         endpoint, bucket = sys.argv[1:3]
         register(["s3", "gs"])
         cls = fsspec.get_filesystem_class("s3")
