@@ -727,7 +727,6 @@ def test_register_opts_in(moto_endpoint: str) -> None:
         """
         import sys, fsspec
         from objectstorex.fsspec import ObjectStoreFileSystem, register
-from objectstorex.testing import Fault, FaultyStore
         endpoint, bucket = sys.argv[1:3]
         register(["s3", "gs"])
         cls = fsspec.get_filesystem_class("s3")
