@@ -523,6 +523,20 @@ async def test_copy_tree_between_backends(store: osx.Store, backend: str, work: 
         assert await contents(store, "here") == {f"here/{k[4:]}": v for k, v in UNDER.items()}
 
 
+async def test_copy_tree_never_mixes_versions_of_a_streamed_object(store: osx.Store) -> None:
+    await fill(store, {"v/big": payload(3 * PART, seed=1), "v/small": b"s"})
+
+    async def overwrite() -> None:  # after the first part was read, before the rest is
+        await store.put("v/big", payload(3 * PART, seed=2))
+
+    async with osx.new("memory") as dst:
+        result = await osx.copy_tree(Hooked(store, overwrite), "v", dst, "w", part_size=PART)
+        assert list(result.failed) == ["w/big"]
+        assert isinstance(result.failed["w/big"], osx.PreconditionError)
+        assert result.copied == ["w/small"]
+        assert [m.location async for m in dst.list("w")] == ["w/small"]  # nothing half-copied
+
+
 async def test_copy_tree_in_one_store_copies_server_side(store: osx.Store) -> None:
     await fill(store, {k: v for k, v in UNDER.items()})
     every_call = tuple(sorted(WRITE_OPS | READ_OPS))
