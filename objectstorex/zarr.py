@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Self, TypeVar
@@ -70,7 +71,7 @@ def _close_on_bridge(store: OsxStore) -> None:
 class _Source:
     """The store a URL-built ObjectStorexStore uses, shared with its ``with_read_only`` copies."""
 
-    __slots__ = ("__weakref__", "_box", "options", "url")
+    __slots__ = ("__weakref__", "_box", "_lock", "options", "url")
 
     def __init__(self, url: str, options: dict[str, Any]) -> None:
         self.url = url
@@ -78,6 +79,7 @@ class _Source:
         # The current store and the bridge generation it was made in, in a box the finalizer
         # shares: a network store dropped unclosed would warn.
         self._box: list[tuple[OsxStore, int] | None] = [(from_url(url, **options), _bridge.generation())]
+        self._lock = threading.Lock()  # zarr's loop thread and the caller's may both use it
         finalizer = weakref.finalize(self, _Source._release, self._box)
         finalizer.atexit = False  # at exit the bridge thread just stops; nothing to schedule
 
@@ -94,11 +96,15 @@ class _Source:
         # Rebuilt after close() and in a forked child, where the parent's bridge thread is gone.
         held = self._box[0]
         if held is None or held[1] != _bridge.generation():
-            held = self._box[0] = (from_url(self.url, **self.options), _bridge.generation())
+            with self._lock:
+                held = self._box[0]
+                if held is None or held[1] != _bridge.generation():
+                    held = self._box[0] = (from_url(self.url, **self.options), _bridge.generation())
         return held[0]
 
     def release(self) -> None:
-        self._release(self._box)
+        with self._lock:
+            self._release(self._box)
 
 
 def _rebuild(cls: type[ObjectStorexStore], url: str, read_only: bool, options: dict[str, Any]) -> ObjectStorexStore:

@@ -21,7 +21,7 @@ import pytest
 import zarr
 import zarr.api.asynchronous as zarr_async
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, SuffixByteRequest
-from zarr.core.buffer import Buffer, cpu, default_buffer_prototype
+from zarr.core.buffer import Buffer, BufferPrototype, cpu, default_buffer_prototype
 from zarr.core.sync import sync
 from zarr.testing.store import StoreTests
 
@@ -453,3 +453,19 @@ def test_guide_examples_run(index: int, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
+
+
+class _TaggedBuffer(cpu.Buffer):
+    """A Buffer subclass, to see which class the store builds its results with."""
+
+
+async def test_buffers_come_from_the_prototype_passed_in() -> None:
+    store = ObjectStorexStore("memory://")
+    await store.set("k", cpu.Buffer.from_bytes(b"abcdef"))
+    proto = BufferPrototype(buffer=_TaggedBuffer, nd_buffer=cpu.NDBuffer)
+    for byte_range in (None, RangeByteRequest(1, 3), OffsetByteRequest(2), SuffixByteRequest(2)):
+        got = await store.get("k", proto, byte_range)
+        assert type(got) is _TaggedBuffer
+    (partial,) = await store.get_partial_values(proto, [("k", RangeByteRequest(0, 2))])
+    assert type(partial) is _TaggedBuffer
+    assert partial.to_bytes() == b"ab"
