@@ -111,9 +111,10 @@ def _check_loop(store: Store) -> None:
     bound = _bound_loop(store)
     if bound is None or bound is asyncio.get_running_loop():
         return
-    where = "a closed event loop" if bound.is_closed() else "another event loop"
+    state = "now closed" if bound.is_closed() else "running in another thread"
     raise ObjectStoreError(
-        f"the {_provider_of(store)} store {store!r} is bound to {where} (its connections were opened there) "
+        f"the {_provider_of(store)} store {store!r} is bound to another event loop ({state}; its connections "
+        "were opened there) "
         "and cannot be used from this one: use the filesystem on the store's own loop "
         "(asynchronous=True inside it, or loop=that loop), or give it a store not yet opened",
         provider=_provider_of(store),
@@ -392,7 +393,8 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         path = self._strip_protocol(path)
         provider = self.provider
         if self._given is not None or provider == "memory":
-            return "", path.strip("/")
+            # Keys; a leading "/" is tolerated, and kept on the way out ("/a" lists as "/a/b").
+            return ("/" if path.startswith("/") else ""), path.strip("/")
         if provider == "local":
             full = os.path.abspath(path or "/")
             root = self._local_root(full)
@@ -404,8 +406,8 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
 
     def _join(self, space: str, key: str) -> str:
         """The fsspec path of ``key`` in ``space`` (what ``ls``, ``find`` and ``info`` return)."""
-        if not space:
-            return key
+        if not space or (space == "/" and (self._given is not None or self.provider == "memory")):
+            return space + key
         if self.provider == "local":
             return (space.rstrip("/") + "/" + key) if key else space
         return f"{space}/{key}" if key else space

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 import fsspec.tests.abstract as abstract
 import pytest
 
+import objectstorex as osx
 from objectstorex.backends.azure.auth import AZURITE_ACCOUNT, AZURITE_KEY
 from objectstorex.fsspec import ObjectStoreFileSystem
 from tests.emulators import azure as azure_emulator
@@ -54,6 +55,19 @@ class MemoryFixtures(_ObjectFixtures):
     @pytest.fixture
     def fs_path(self) -> str:
         return f"t-{uuid.uuid4().hex[:12]}"
+
+
+class GivenStoreFixtures(_ObjectFixtures):
+    """``store=``: a fresh memory store per test, paths from its root with a leading ``/`` (as
+    fsspec's own memory tests use them); the filesystem keeps the ``/`` on the way out."""
+
+    @pytest.fixture
+    def fs(self) -> ObjectStoreFileSystem:
+        return ObjectStoreFileSystem(store=osx.MemoryStore())
+
+    @pytest.fixture
+    def fs_path(self) -> str:
+        return ""
 
 
 class LocalFixtures(_ObjectFixtures):
@@ -176,6 +190,26 @@ class TestMemoryPipe(abstract.AbstractPipeTests, MemoryFixtures):  # type: ignor
 
 
 class TestMemoryOpen(abstract.AbstractOpenTests, MemoryFixtures):  # type: ignore[misc]
+    pass
+
+
+class TestGivenStoreCopy(abstract.AbstractCopyTests, GivenStoreFixtures):  # type: ignore[misc]
+    pass
+
+
+class TestGivenStoreGet(abstract.AbstractGetTests, GivenStoreFixtures):  # type: ignore[misc]
+    pass
+
+
+class TestGivenStorePut(abstract.AbstractPutTests, GivenStoreFixtures):  # type: ignore[misc]
+    pass
+
+
+class TestGivenStorePipe(abstract.AbstractPipeTests, GivenStoreFixtures):  # type: ignore[misc]
+    pass
+
+
+class TestGivenStoreOpen(abstract.AbstractOpenTests, GivenStoreFixtures):  # type: ignore[misc]
     pass
 
 
