@@ -19,11 +19,12 @@ import weakref
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from ..._config import after_retries, network_options, retry_call
 from ..._ranges import ByteRange, coalesce, http_range_header, slice_spans
-from ..._store import BaseStore, GetOptions, PutOptions, check_checksum
+from ..._store import _PLAIN_GET, BaseStore, GetOptions, PutOptions, RangeArg, check_checksum
 from ..._types import Attributes, ChecksumName, GetResult, ListResult, ObjectMeta, ProgressCallback, PutResult
 from ...checksums import digest_async, encode, hasher, have_crc32c, resolve, update_async
 from ...errors import (
@@ -683,7 +684,50 @@ class HttpStore(KeyPrefix, BaseStore):
             return None
         return content_range(response.headers, provider=self.provider, path=path)
 
+    async def get(
+        self,
+        path: str,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        if_modified_since: datetime | None = None,
+        if_unmodified_since: datetime | None = None,
+        range: RangeArg = None,
+        version: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> bytes:
+        # No docstring: Store.get's. A plain read skips building the attributes it does not return.
+        if (
+            range is None
+            and version is None
+            and progress is None
+            and if_match is None
+            and if_none_match is None
+            and if_modified_since is None
+            and if_unmodified_since is None
+        ):
+            self._check_not_closed()
+            path = self._path(path)
+            if not self._live:
+                await self._ensure_open()
+            return (await self._read_whole(path, _PLAIN_GET))[2]
+        return await super().get(
+            path,
+            if_match=if_match,
+            if_none_match=if_none_match,
+            if_modified_since=if_modified_since,
+            if_unmodified_since=if_unmodified_since,
+            range=range,
+            version=version,
+            progress=progress,
+        )
+
     async def _get(self, path: str, opts: GetOptions) -> GetResult:
+        headers, meta, data = await self._read_whole(path, opts)
+        return GetResult(data, meta, self._attributes(headers))
+
+    async def _read_whole(self, path: str, opts: GetOptions) -> tuple[Mapping[str, str], ObjectMeta, bytes]:
+        """A whole read, checked: the answer's headers, the object's metadata and the bytes."""
         key = self._key(path)
         reporter = None if opts.progress is None else Reporter(opts.progress, path)
 
@@ -730,7 +774,7 @@ class HttpStore(KeyPrefix, BaseStore):
             data = data[start:end]
         if reporter is not None:
             reporter.finish()
-        return GetResult(data, meta, self._attributes(response.headers))
+        return response.headers, meta, data
 
     async def _open_stream(
         self, path: str, opts: GetOptions, chunk_size: int
