@@ -54,8 +54,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, Self, TypeVar, cast
 
-import obspec
-import obspec.exceptions as obspec_errors
+try:
+    import obspec
+    import obspec.exceptions as obspec_errors
+except ImportError as e:  # an optional extra
+    raise ImportError(f"objectstorex.obspec needs obspec ({e}): pip install 'objectstorex[obspec]'") from e
 
 from . import _bridge, errors
 from ._store import Store

@@ -43,8 +43,11 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Self, TypeVar
 
-from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
-from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
+try:
+    from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
+    from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
+except ImportError as e:  # an optional extra
+    raise ImportError(f"objectstorex.zarr needs zarr >= 3.1 ({e}): pip install 'objectstorex[zarr]'") from e
 
 from . import _bridge
 from ._factory import from_url
