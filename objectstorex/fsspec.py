@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Final
 
 import fsspec
 import fsspec.asyn
-from fsspec.asyn import AsyncFileSystem
+from fsspec.asyn import AbstractAsyncStreamedFile, AsyncFileSystem
 from fsspec.callbacks import DEFAULT_CALLBACK
 from fsspec.spec import AbstractBufferedFile
 from fsspec.utils import stringify_path
@@ -49,7 +49,7 @@ from .preconditions import PutMode, UpdateVersion
 from .progress import fsspec_callback
 from .transfer import download_file, upload_file
 
-__all__ = ["ObjectStoreFile", "ObjectStoreFileSystem", "register"]
+__all__ = ["ObjectStoreAsyncFile", "ObjectStoreFile", "ObjectStoreFileSystem", "register"]
 
 #: fsspec protocol names :func:`register` accepts, and the provider each one means.
 PROTOCOLS: Final[Mapping[str, str]] = {
@@ -764,6 +764,32 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
             **kwargs,
         )
 
+    async def open_async(self, path: str, mode: str = "rb", **kwargs: Any) -> ObjectStoreAsyncFile:
+        """Open a file for ``await f.read()`` / ``await f.write()`` on the running loop (binary modes).
+
+        The same promises as :meth:`open`: writes stream through ``put_stream`` and appear on
+        ``await f.close()``; an exception inside ``async with`` aborts the upload.
+        """
+        if "b" not in mode or kwargs.get("compression"):
+            raise ValueError("open_async takes binary modes (rb, wb, xb, ab) and no compression")
+        path = self._strip_protocol(path)
+        details = None
+        if mode == "rb":
+            details = await self._info(path)
+            if details["type"] != "file":
+                raise IsADirectoryError(21, "is a directory (a prefix), not an object", path)
+            kwargs["size"] = details["size"]
+        elif mode == "xb" and await self._exists_key(path):
+            raise FileExistsError(17, "object exists", path)
+        elif mode not in ("wb", "xb", "ab"):
+            raise ValueError(f"unsupported file mode {mode!r} (rb, wb, xb, ab)")
+        # fsspec's async file knows only wb and ab: "xb" writes as "wb" and commits create-only.
+        file = ObjectStoreAsyncFile(self, path, "wb" if mode == "xb" else mode, **kwargs)
+        file.write_mode = mode
+        if details is not None:
+            file.details = details
+        return file
+
     async def _begin_write(self, path: str, mode: str) -> _Upload:
         """Start the ``put_stream`` of a file opened for writing (on the filesystem's loop)."""
         store, _, key = await self._locate(path)
@@ -938,6 +964,56 @@ class ObjectStoreFile(AbstractBufferedFile):  # type: ignore[misc]
             self._abort()
             return
         self.close()
+
+
+class ObjectStoreAsyncFile(AbstractAsyncStreamedFile):  # type: ignore[misc]
+    """The file :meth:`ObjectStoreFileSystem.open_async` returns: awaitable reads and writes.
+
+    Writes stream through ``put_stream`` block by block and appear whole on ``await close()``;
+    an exception inside ``async with`` aborts the upload (no object, no pending upload).
+    """
+
+    closed: bool  # fsspec's property (declared for the type checker)
+
+    def __init__(self, fs: ObjectStoreFileSystem, path: str, mode: str = "rb", **kwargs: Any) -> None:
+        self._upload: _Upload | None = None
+        self.write_mode = mode  # "xb" for an exclusive write (fsspec's own mode is then "wb")
+        super().__init__(fs, path, mode=mode, **kwargs)
+
+    async def _fetch_range(self, start: int, end: int) -> bytes:
+        data: bytes = await self.fs._cat_file(self.path, start, end, if_match=self.details.get("etag"))
+        return data
+
+    async def _initiate_upload(self) -> None:
+        self._upload = await self.fs._begin_write(self.path, self.write_mode)
+
+    async def _upload_chunk(self, final: bool = False) -> bool:
+        upload = self._upload
+        assert upload is not None
+        data = self.buffer.getvalue()
+        try:
+            if data:
+                await upload.send(data)
+            if final:
+                await upload.finish()
+        except BaseException:
+            await self._abort()
+            raise
+        return True
+
+    async def _abort(self) -> None:
+        upload, self._upload = self._upload, None
+        if upload is not None:
+            await upload.abort()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is not None and self.mode != "rb" and not self.closed:
+            self.buffer = io.BytesIO()
+            self.forced = True
+            self.closed = True
+            await self._abort()
+            return
+        await self.close()
 
 
 def _put_mode(mode: str) -> PutMode:

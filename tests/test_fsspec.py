@@ -750,3 +750,33 @@ def test_register_opts_in(moto_endpoint: str) -> None:
 def test_register_refuses_unknown_protocols() -> None:
     with pytest.raises(osx.InvalidConfigError, match="ftp"):
         register(["s3", "ftp"])
+
+
+def test_open_async(options: dict[str, Any], base: str) -> None:
+    async def main() -> None:
+        async with ObjectStoreFileSystem(asynchronous=True, skip_instance_cache=True, **options) as afs:
+            async with await afs.open_async(f"{base}/a", "wb", block_size=1000) as f:
+                for _ in range(5):
+                    await f.write(b"y" * 700)
+            async with await afs.open_async(f"{base}/a", "rb") as f:
+                assert await f.read(10) == b"y" * 10
+                assert len(await f.read()) == 3490
+            with pytest.raises(FileExistsError):
+                await afs.open_async(f"{base}/a", "xb")
+            f = await afs.open_async(f"{base}/b", "xb")
+            await f.write(b"new")
+            await f.close()
+            assert await afs._cat_file(f"{base}/b") == b"new"
+
+            async def fail() -> None:
+                async with await afs.open_async(f"{base}/c", "wb", block_size=100) as f:
+                    await f.write(b"z" * 1000)  # ten blocks handed to the upload already
+                    raise RuntimeError("boom")
+
+            with pytest.raises(RuntimeError, match="boom"):
+                await fail()
+            assert not await afs._exists(f"{base}/c")
+            with pytest.raises(NotImplementedError):
+                afs.open(f"{base}/a", "rb")  # the sync file needs a sync filesystem
+
+    asyncio.run(main())
