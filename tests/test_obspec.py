@@ -16,6 +16,7 @@ from typing import Any
 
 import obspec.exceptions as obspec_errors
 import pytest
+from obspec_utils import glob
 from obspec_utils.readers import BlockStoreReader, BufferedStoreReader, EagerStoreReader
 
 import objectstorex as osx
@@ -268,6 +269,9 @@ def test_obspec_utils_readers(unopened: osx.Store) -> None:
             f.seek(30_000)
             assert f.read(20_000) == payload[30_000:50_000]
             assert f.readall() == payload
+        for key in ["data/2024/a.nc", "data/2024/b.txt", "data/2025/c.nc"]:
+            obs.put(key, b"x")
+        assert sorted(glob(obs, "data/**/*.nc")) == ["data/2024/a.nc", "data/2025/c.nc"]
 
 
 def test_put_from_path_and_file(tmp_path: Path) -> None:
