@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import os
 import threading
 import weakref
@@ -114,8 +115,9 @@ def _rebuild(cls: type[ObjectStorexStore], url: str, read_only: bool, options: d
     return cls(url, read_only=read_only, **options)
 
 
-#: Stores built from a live store, by id, for unpickling in the same process.
+#: Stores built from a live store, by pickle token, for unpickling in the same process.
 _LIVE: weakref.WeakValueDictionary[int, ObjectStorexStore] = weakref.WeakValueDictionary()
+_TOKENS = itertools.count()
 
 
 def _rebuild_live(pid: int, key: int, read_only: bool) -> ObjectStorexStore:
@@ -231,8 +233,9 @@ class ObjectStorexStore(Store):
         if self._source is None:
             # A live store (its connections, a memory store's data) cannot travel: the pickle
             # refers to it and loads only in this process.
-            _LIVE[id(self)] = self
-            return (_rebuild_live, (os.getpid(), id(self), self.read_only))
+            token = next(_TOKENS)
+            _LIVE[token] = self
+            return (_rebuild_live, (os.getpid(), token, self.read_only))
         return (_rebuild, (type(self), self._source.url, self.read_only, self._source.options))
 
     def __copy__(self) -> Self:
