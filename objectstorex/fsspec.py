@@ -872,6 +872,9 @@ class ObjectStoreFile(AbstractBufferedFile):  # type: ignore[misc]
     pending upload. Mode ``"xb"`` raises ``FileExistsError`` when the object exists, and still
     commits create-only, so a writer racing in between fails too; ``"ab"`` rewrites the object
     with the new bytes appended (conditional on its ETag where the provider allows).
+
+    Attributes:
+        details: the object's ``info()`` (``name``, ``size``, ``type``, ``mtime``, ``ETag``...).
     """
 
     #: Whether the file is closed (fsspec's property, declared for the type checker).
@@ -971,9 +974,15 @@ class ObjectStoreAsyncFile(AbstractAsyncStreamedFile):  # type: ignore[misc]
 
     Writes stream through ``put_stream`` block by block and appear whole on ``await close()``;
     an exception inside ``async with`` aborts the upload (no object, no pending upload).
+
+    Attributes:
+        write_mode: the mode the file was opened with (``"xb"`` writes as fsspec's ``"wb"`` and
+            commits create-only).
+        details: the object's ``info()`` in read mode.
     """
 
-    closed: bool  # fsspec's property (declared for the type checker)
+    #: Whether the file is closed (fsspec's property, declared for the type checker).
+    closed: bool
 
     def __init__(self, fs: ObjectStoreFileSystem, path: str, mode: str = "rb", **kwargs: Any) -> None:
         self._upload: _Upload | None = None
