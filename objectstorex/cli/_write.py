@@ -51,6 +51,9 @@ __all__ = ["Job", "TransferFlags", "cp", "pool", "rm", "sync"]
 T = TypeVar("T")
 _BLOCK = 1024 * 1024
 _DELETE_BATCH = 1000
+#: Ranged reads of a download, unless ``--part-size``: a range's size costs no memory (it is
+#: read in 1 MiB chunks), only requests; s5cmd reads 50 MB ranges by default.
+_DOWNLOAD_PART = 64 * 1024 * 1024
 #: Files and objects up to this size are read and written inline (no worker thread).
 _INLINE = 256 * 1024
 _MD5 = re.compile(r"[0-9a-f]{32}")
@@ -410,7 +413,7 @@ async def _download(
             store,
             entry.key,
             into,
-            part_size=flags.part_size,
+            part_size=flags.part_size or _DOWNLOAD_PART,
             max_concurrency=flags.part_concurrency,
             progress=progress,
         )
