@@ -181,31 +181,36 @@ class LoopOwner:
         elif self._loop is not running:
             raise self._foreign(self._loop, "this call runs on another event loop")
 
-    def sync_loop(self) -> asyncio.AbstractEventLoop:
-        """The loop a blocking call runs its coroutine on (binding the bridge loop if unbound).
+    def run(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run ``make()`` (which checks the owner itself) to completion from sync code.
+
+        Where: the bridge loop for a loop-agnostic or unbound store (binding the latter to it);
+        the owner loop when it runs in another thread; the owner loop driven right here when it
+        is idle (created and left open, e.g. by ``loop.run_until_complete``) and this thread runs
+        no loop.
 
         Raises:
-            ObjectStoreError: the owner loop is not running, or is the caller's own loop.
+            ObjectStoreError: the owner loop is closed, gone with a parent process, or is the
+                loop running in this thread (a blocking call would deadlock).
         """
-        if self._agnostic:
-            return bridge_loop()
-        owner = self._loop
-        if owner is None:
-            self._loop = owner = bridge_loop()
-            return owner
-        if owner is _loop:
-            return owner
-        if owner.is_closed() or not owner.is_running() or owner in _stale:
-            raise self._foreign(owner, "that loop is not running (closed, or in a parent process)")
-        if owner is _running_loop():
-            raise self._foreign(owner, "a blocking call from that loop's own thread would deadlock (await instead)")
-        return owner
-
-    def run(self, make: Callable[[], Awaitable[T]]) -> T:
-        """Run ``make()`` (which checks the owner itself) to completion from sync code."""
-        loop = self.sync_loop()
 
         async def call() -> T:
             return await make()
 
-        return wait_on(loop, call)
+        if self._agnostic:
+            return wait_on(bridge_loop(), call)
+        owner = self._loop
+        if owner is None:
+            self._loop = owner = bridge_loop()
+        if owner is _loop:
+            return wait_on(owner, call)
+        if owner.is_closed() or owner in _stale:
+            raise self._foreign(owner, "that loop is closed (or belongs to a parent process)")
+        here = _running_loop()
+        if owner is here:
+            raise self._foreign(owner, "a blocking call from that loop's own thread would deadlock (await instead)")
+        if owner.is_running():
+            return wait_on(owner, call)
+        if here is not None:
+            raise self._foreign(owner, "that loop is idle and this thread already runs another one")
+        return owner.run_until_complete(call())

@@ -23,10 +23,11 @@ Where calls run:
 - The sync methods run the async ones to completion on the loop the store belongs to:
   objectstorex's bridge loop thread (one daemon thread shared by the bridges, started on first
   use) for a store not used yet or a memory/local store, or the store's own loop when that loop
-  runs in another thread. A network store (S3, Azure, GCS) belongs to the loop running when the
-  ``ObspecStore`` was made (it was presumably opened there) or else to its first user; a call
-  from another loop, or a blocking call from that loop's own thread (a deadlock), raises an
-  ``ObjectStoreError`` that says so.
+  runs in another thread (or, idle, is driven right there). A network store (S3, Azure, GCS)
+  belongs to the loop running when the ``ObspecStore`` was made (it was presumably opened there)
+  or else to its first user; a call from another loop, a blocking call from that loop's own
+  thread (a deadlock), or a call to a store opened on another loop before it was wrapped raises
+  an ``ObjectStoreError`` that says so.
 - ``close()`` (or ``with``/``async with``) closes the wrapped store on its loop.
 
 Errors: each objectstorex error named like an obspec exception (``NotFoundError``,

@@ -408,3 +408,36 @@ def test_store_opened_on_another_loop_says_so(s3_store: osx.BaseStore) -> None:
     with pytest.raises(osx.ObjectStoreError, match="belongs to another event loop") as caught:
         obs.head("k")
     assert "attached to a different loop" not in str(caught.value)
+
+
+def test_sync_calls_drive_an_idle_owner_loop(moto_endpoint: str) -> None:
+    """A store opened with loop.run_until_complete: its loop is idle, so a sync call drives it."""
+    loop = asyncio.new_event_loop()
+    try:
+        bucket = loop.run_until_complete(fresh_space("s3", moto_endpoint, "obspec"))
+
+        async def open_here() -> ObspecStore:
+            store = s3_emulator.make_store(moto_endpoint, bucket)
+            await store.__aenter__()
+            return ObspecStore(store)  # belongs to this loop
+
+        obs = loop.run_until_complete(open_here())
+        obs.put("k", b"idle")
+        assert bytes(obs.get("k").buffer()) == b"idle"
+        assert loop.run_until_complete(obs.head_async("k"))["size"] == 4
+        obs.close()
+    finally:
+        loop.close()
+    with pytest.raises(osx.ObjectStoreError, match="closed"):
+        obs.head("k")
+
+
+@pytest.fixture
+async def obspec_on_fixture_loop(s3_store: osx.BaseStore) -> ObspecStore:
+    return ObspecStore(s3_store)  # made on the fixture's loop, where the store is open
+
+
+def test_sync_test_over_an_async_fixture(obspec_on_fixture_loop: ObspecStore) -> None:
+    obs = obspec_on_fixture_loop
+    obs.put("k", b"fixture")
+    assert [m["path"] for chunk in obs.list() for m in chunk] == ["k"]
