@@ -18,8 +18,8 @@ The helpers boto3 users reach for first, on every objectstorex store::
   (server-side ``copy``) or between any two stores (streamed), a bounded number at a time.
 
 Memory stays bounded whatever the size: about ``part_size * (max_concurrency + 1)`` for an upload,
-a few MiB per range in flight for a download (``copy_tree``: up to ``jobs`` of those). Defaults
-match ``put_stream``'s: 8 MiB parts, 4 in flight.
+about ``part_size * max_concurrency`` for a download (``copy_tree``: up to ``jobs`` of those).
+Defaults match ``put_stream``'s: 8 MiB parts, 4 in flight.
 """
 
 from __future__ import annotations
@@ -285,6 +285,18 @@ def _discard(file: _LocalFile, temp: str) -> None:
         pass
 
 
+def _forward(reporter: Reporter) -> ProgressCallback:
+    """A ``progress=`` callable for one ranged read that adds its bytes to the whole download's."""
+
+    def report(event: ProgressEvent) -> None:
+        if event.delta > 0:
+            reporter.add(event.delta)
+        elif event.delta < 0:
+            reporter.rewind(-event.delta)  # a read cut and read again takes its bytes back
+
+    return report
+
+
 # ----------------------------------------------------------------------------------- workers
 
 
@@ -473,18 +485,19 @@ async def download_file(
     """Download the object at ``path`` to a local file, atomically.
 
     The first read streams the object's first part and learns its size and ETag; an object
-    larger than ``part_size`` is then fetched as concurrent ranged reads (``max_concurrency``
-    at a time) each pinned to that ETag with ``if_match``, so an overwrite during the download
-    raises :class:`~objectstorex.PreconditionError` and versions never mix. (Where a store
-    reports no ETag, the reads are pinned to the version, or else to ``if_unmodified_since``
-    the modification time, and every answer's size and time are compared.)
+    larger than ``part_size`` is then fetched as concurrent ranged GETs (``store.get(path,
+    range=..., if_match=etag)``, ``max_concurrency`` at a time) pinned to that ETag, so an
+    overwrite during the download raises :class:`~objectstorex.PreconditionError` and versions
+    never mix. (Where a store reports no ETag, the reads are pinned to the version, or else to
+    ``if_unmodified_since`` the first read's modification time, and each answer's time and size
+    are compared with the first read's.)
 
     The bytes go to a hidden temporary file beside the target (same directory, so the rename
     is atomic), which is renamed over ``local_path`` only once complete. A failed or cancelled
     download leaves ``local_path`` untouched and no temporary file. Missing parent directories
     of ``local_path`` are created. Nothing else is preserved (the file's mtime is the time of
-    the download). Memory stays at about ``max_concurrency`` times 3 MiB (the chunk being written
-    and the HTTP read buffer of each range in flight), whatever ``part_size``.
+    the download). Memory stays at about ``part_size * max_concurrency`` (each range in flight is
+    held whole until it is written).
 
     Args:
         store: the source store.
@@ -568,23 +581,27 @@ async def download_file(
             if offset < min(part, size):
                 raise PreconditionError(f"object {path!r} changed during the download (it ended early)", path=path)
 
+        forward = None if reporter is None else _forward(reporter)
+
         async def ranged() -> None:
             for start in ranges:
                 end = min(start + part, size)
-                async with store.get_stream(path, range=(start, end), chunk_size=_BLOCK, **pin.options) as stream:
-                    pin.check(stream.meta, path)
-                    offset = start
-                    async for chunk in stream:
-                        if offset + len(chunk) > end:
-                            raise PreconditionError(f"object {path!r} changed during the download", path=path)
-                        await asyncio.to_thread(file.pwrite, chunk, offset)
-                        offset += len(chunk)
-                        if reporter is not None:
-                            reporter.add(len(chunk))
-                if offset != end:
+                # A ranged GET with the pin's condition: an overwrite since the first read fails here.
+                if pin.meta.etag is not None:
+                    data = await store.get(path, range=(start, end), progress=forward, **pin.options)
+                else:
+                    # No ETag: the time condition may be coarser than the store's clock, so each
+                    # answer's metadata is compared with the first read's too.
+                    got = await store.get_object(path, range=(start, end), progress=forward, **pin.options)
+                    pin.check(got.meta, path)
+                    data = got.data
+                    del got
+                if len(data) != end - start:
                     raise PreconditionError(
                         f"object {path!r} changed during the download (a range was short)", path=path
                     )
+                await asyncio.to_thread(file.pwrite, data, start)
+                del data  # not held while the next range is read
 
         started = False
 
