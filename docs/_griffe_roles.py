@@ -21,7 +21,7 @@ from typing import Any
 import griffe
 
 _ROLE = re.compile(
-    r":(?:py:)?(?:class|meth|func|data|attr|exc|mod|obj|const):`(?P<bang>!?)(?P<tilde>~?)(?P<target>[^`]+)`"
+    r":(?:py:)?(?P<role>class|meth|func|data|attr|exc|mod|obj|const):`(?P<bang>!?)(?P<tilde>~?)(?P<target>[^`]+)`"
 )
 _LITERAL_MARKER = re.compile(r"^(\s*\S.*?)::[ \t]*$(?=\n[ \t]*\n[ \t]+\S)", re.MULTILINE)
 _logger = griffe.get_logger(__name__)
@@ -84,6 +84,25 @@ def _external(target: str) -> bool:
     return top != "objectstorex" and importlib.util.find_spec(top) is not None
 
 
+def _external_base(obj: griffe.Object) -> bool:
+    """Whether ``obj`` is in a class with a base from another library, which may define the name.
+
+    ``:meth:`open``` in an fsspec filesystem names fsspec's ``open``; other libraries are not
+    loaded, so such a name cannot be checked, only left as code.
+    """
+    scope: griffe.Object | None = obj
+    while scope is not None:
+        if scope.is_class:
+            for base in scope.bases:  # type: ignore[attr-defined]
+                path = base.canonical_path if isinstance(base, griffe.Expr) else str(base)
+                top = path.split(".")[0]
+                # Protocol, ABC, Exception...: no method a docstring would name is theirs.
+                if "." in path and top not in ("objectstorex", "typing", "typing_extensions", "abc", "enum"):
+                    return True
+        scope = scope.parent
+    return False
+
+
 class SphinxRoles(griffe.Extension):
     """Rewrite Sphinx roles in every docstring of a loaded package into optional autorefs."""
 
@@ -106,7 +125,10 @@ class SphinxRoles(griffe.Extension):
             return code
         path = _resolve(obj, target, loader.modules_collection)
         if path is None:
-            if not _external(target):
+            bare = "." not in target
+            # Another library's module or dotted name; a bare name may be inherited from one.
+            other = (_external(target) and (match["role"] == "mod" or not bare)) or (bare and _external_base(obj))
+            if not other:
                 _logger.warning("%s: docstring role %s names nothing", obj.path, match[0])
             return code
         return f'<autoref identifier="{html.escape(path)}" optional>{code}</autoref>'
