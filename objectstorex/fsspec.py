@@ -361,7 +361,7 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         if self._given is not None:
             fsspec.asyn.sync(self.loop, self.aclose)
             return
-        _close_owned(self._by_loop, self._shared)
+        _close_owned(self._by_loop, self._shared, strict=True)
 
     async def __aenter__(self) -> ObjectStoreFileSystem:
         return self
@@ -1056,8 +1056,18 @@ async def _gather_bounded(coros: list[Any], batch_size: int | None) -> None:
 def _close_owned(
     by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Store]],
     shared: dict[str, Store],
+    *,
+    strict: bool = False,
 ) -> None:
-    """Close the stores a filesystem built, each on the loop it lives on (also run at exit)."""
+    """Close the stores a filesystem built, each on the loop it lives on (also run at exit).
+
+    ``strict`` (``close()``) refuses to block the stores' own loop; otherwise (a finalizer) their
+    closing is scheduled on it.
+    """
+    if strict:
+        for loop, stores in by_loop.items():
+            if stores and _running(loop):
+                raise ObjectStoreError("close() was called on the stores' own loop: use 'await fs.aclose()'")
     for loop, stores in list(by_loop.items()):
         owned = list(stores.values())
         stores.clear()
@@ -1068,18 +1078,20 @@ def _close_owned(
             for store in owned:
                 await store.close()
 
-        if loop.is_running():
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
-                raise ObjectStoreError("close() was called on the stores' own loop: use 'await fs.aclose()'")
+        if _running(loop):
+            task = loop.create_task(close_all())
+            _CLOSING.add(task)  # the loop keeps tasks only weakly
+            task.add_done_callback(_CLOSING.discard)
+        elif loop.is_running():
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout=30)
         else:
             loop.run_until_complete(close_all())
     shared.clear()
+
+
+#: Closings scheduled by finalizers on the stores' own loop.
+_CLOSING: set[asyncio.Task[None]] = set()
 
 
 _MEMORY: list[Store] = []

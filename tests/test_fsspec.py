@@ -564,6 +564,9 @@ def test_async_use_inside_asyncio_run(options: dict[str, Any], base: str) -> Non
     async def main() -> tuple[bytes, list[str]]:
         async with ObjectStoreFileSystem(asynchronous=True, skip_instance_cache=True, **options) as afs:
             await afs._pipe_file(f"{base}/a", b"async")
+            if options["protocol"] in CLOUD:  # its stores live on this loop: closing must not block it
+                with pytest.raises(osx.ObjectStoreError, match="aclose"):
+                    afs.close()
             return await afs._cat_file(f"{base}/a"), await afs._ls(base, detail=False)
 
     for _ in range(2):  # a second loop gets stores of its own
