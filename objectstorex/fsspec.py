@@ -493,9 +493,10 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         # One listing request (fsspec asks this often while copying; _info would HEAD first).
         store, _, key = await self._locate(path)
         try:
-            return not key or await _first(store, key) is not None
+            first = await _first(store, key)  # at the root: raises for a missing bucket
         except NotFoundError:
             return False
+        return not key or first is not None
 
     async def _isfile(self, path: str) -> bool:
         store, _, key = await self._locate(path)

@@ -125,6 +125,13 @@ def test_cloud_paths_are_bucket_and_key_and_urls_are_accepted(
     assert fs.cat_file(f"{scheme}://{base}/a.txt") == b"one"
     assert fs.cat_file(f"objectstorex://{base}/a.txt") == b"one"
     assert fs.ls(f"{scheme}://{base}", detail=False) == [f"{base}/a.txt"]
+    missing = f"no-such-bucket-{uuid.uuid4().hex[:12]}"
+    assert not fs.isdir(missing)
+    assert not fs.exists(f"{missing}/a.txt")
+    with pytest.raises(FileNotFoundError):
+        fs.ls(missing)
+    with pytest.raises(FileNotFoundError):
+        fs.info(missing)
 
 
 @pytest.mark.parametrize("backend", CLOUD, indirect=True)
