@@ -431,6 +431,9 @@ def test_s3_commands(moto_endpoint: str, bucket: str, tmp_path: Path) -> None:
         f"s3://{bucket}/data/sub/",
     ]
     assert lines(s3("du", "-s", f"s3://{bucket}/data")) == [f"{sum(map(len, files.values()))}\ts3://{bucket}/data"]
+    # Store options may also come before the command name.
+    before = invoke(*ep, "ls", f"s3://{bucket}/data/sub/", env=env)
+    assert lines(before) == [f"s3://{bucket}/data/sub/b.txt", f"s3://{bucket}/data/sub/deeper/"]
 
     # `cat s3://b/x.gz | gunzip` works: the bytes come out as stored.
     text = b"line of a log\n" * 5000

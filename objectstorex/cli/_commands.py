@@ -106,9 +106,20 @@ def _transfer_options(f: F) -> F:
     return f
 
 
+_STORE_FLAGS = ("endpoint", "region", "profile", "account", "anonymous", "store_option", "quiet")
+
+
 def _flags(kw: dict[str, Any]) -> Any:
+    """The store flags of a command, completed by those given before its name (``objectstorex --endpoint X ls``)."""
     from ._run import StoreFlags
 
+    ctx = click.get_current_context()
+    before: dict[str, Any] = ctx.find_root().obj or {}
+    for name in _STORE_FLAGS:
+        if name == "store_option":
+            kw[name] = (*before.get(name, ()), *kw[name])
+        elif not kw[name] and before.get(name):
+            kw[name] = before[name]
     return StoreFlags.of(
         endpoint=kw.pop("endpoint"),
         region=kw.pop("region"),
@@ -151,12 +162,16 @@ def _output(quiet: bool, json: bool = False) -> Any:
     epilog=LOCATIONS + "\n" + EXIT_CODES,
 )
 @click.version_option(package_name="objectstorex", prog_name="objectstorex")
-def cli() -> None:
+@_store_options
+@click.pass_context
+def cli(ctx: click.Context, /, **kw: Any) -> None:
     """objectstorex: one command line for S3, Azure Blob, GCS, local files and memory.
 
-    Every option may follow the command name. Run `objectstorex COMMAND --help` for a command's
-    options.
+    Every option may follow the command name; the store options and --quiet may also come
+    before it (`objectstorex --endpoint URL ls ...`). Run `objectstorex COMMAND --help` for a
+    command's options.
     """
+    ctx.obj = kw
 
 
 @cli.command(
