@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -130,6 +131,35 @@ def _with_total(progress: ProgressCallback, size: int) -> ProgressCallback:
 # ----------------------------------------------------------------------------------- local files
 
 
+class _IsADirectory(InvalidArgumentError, IsADirectoryError):
+    """A local path that names a directory where a file is needed.
+
+    Both an :class:`~objectstorex.InvalidArgumentError` (bad input, found before any I/O) and
+    the ``IsADirectoryError`` the standard library would raise, so either ``except`` works.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # OSError's layout: rebuilt through the constructor (errors cross process pools).
+        return (_rebuild_is_a_directory, (self.message, self.filename, self.path))
+
+
+def _rebuild_is_a_directory(message: str, filename: str | None, path: str | None) -> _IsADirectory:
+    return _is_a_directory(message, filename, path)
+
+
+def _is_a_directory(message: str, filename: str | None, path: str | None) -> _IsADirectory:
+    err = _IsADirectory(message, path=path)
+    err.errno, err.filename = errno.EISDIR, filename
+    return err
+
+
+def _missing_file(e: FileNotFoundError, local: str) -> NotFoundError:
+    """The local file to upload is missing: a NotFoundError, which is also a FileNotFoundError."""
+    err = NotFoundError(f"no such local file: {local!r}")
+    err.errno, err.filename = errno.ENOENT, e.filename if e.filename is not None else local
+    return err
+
+
 class _LocalFile:
     """A file descriptor read or written at offsets on worker threads, and closed safely.
 
@@ -176,9 +206,9 @@ class _LocalFile:
 
 def _check_regular(st: os.stat_result, local: str) -> None:
     if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(21, "is a directory, not a file", local)
+        raise _is_a_directory(f"{local!r} is a directory: name a file to upload", local, None)
     if not stat.S_ISREG(st.st_mode):
-        raise OSError(22, "not a regular file", local)
+        raise InvalidArgumentError(f"{local!r} is not a regular file (a FIFO, device or socket)")
 
 
 def _open_source(local: str, small: int) -> tuple[_LocalFile, tuple[int, bytes | None]]:
@@ -358,10 +388,10 @@ async def upload_file(
         The new object's ETag and version.
 
     Raises:
-        FileNotFoundError: ``local_path`` does not exist.
-        IsADirectoryError: ``local_path`` is a directory.
-        InvalidArgumentError: a bad ``part_size``, ``max_concurrency``, ``progress`` or attribute
-            name (before any I/O).
+        NotFoundError: ``local_path`` does not exist (also a ``FileNotFoundError``).
+        InvalidArgumentError: ``local_path`` is a directory (also an ``IsADirectoryError``) or
+            not a regular file; a bad ``part_size``, ``max_concurrency``, ``mode``, ``progress``
+            or attribute name (all before any I/O).
         InvalidPathError: a bad ``path`` (before any I/O).
         AlreadyExistsError: ``mode="create"`` and the object exists.
         PreconditionError: ``mode`` is an ``UpdateVersion`` and the object changed.
@@ -380,7 +410,12 @@ async def upload_file(
     if unknown:
         raise InvalidArgumentError(f"unknown upload option(s) {unknown}; known: {sorted(_UPLOAD_OPTIONS)}", path=path)
     local = _local(local_path, path)
-    source, (size, whole) = await _opened(lambda: _open_source(local, part))
+    try:
+        source, (size, whole) = await _opened(lambda: _open_source(local, part))
+    except FileNotFoundError as e:
+        if isinstance(e, ObjectStoreError):
+            raise
+        raise _missing_file(e, local) from e
     try:
         if whole is not None:
             return await store.put(path, whole, mode=mode, progress=callback, **attributes)
@@ -515,8 +550,8 @@ async def download_file(
     Raises:
         NotFoundError: no object at ``path`` (nothing is written locally).
         PreconditionError: the object was overwritten during the download.
-        IsADirectoryError: ``local_path`` is a directory.
-        InvalidArgumentError: a bad ``part_size``, ``max_concurrency`` or ``progress`` (before any I/O).
+        InvalidArgumentError: ``local_path`` is a directory (also an ``IsADirectoryError``); a bad
+            ``part_size``, ``max_concurrency`` or ``progress`` (all before any I/O).
         InvalidPathError: a bad ``path`` (before any I/O).
 
     Example::
@@ -529,7 +564,7 @@ async def download_file(
     callback = _callback(progress, path)
     target = _local(local_path, path)
     if await asyncio.to_thread(os.path.isdir, target):
-        raise IsADirectoryError(21, "is a directory: name the file to write", target)
+        raise _is_a_directory(f"{target!r} is a directory: name the file to write", target, path)
     first = store.get_stream(path, chunk_size=min(part, _BLOCK))
     try:
         await first.open()  # NotFoundError here: nothing local has been touched yet

@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import gc
 import os
+import pickle
 import random
 import re
 import subprocess
@@ -245,10 +246,14 @@ async def test_an_interrupted_upload_leaves_no_object(
 async def test_upload_file_bad_input_fails_before_any_io(work: Path) -> None:
     store = FaultyStore(osx.new("memory"), Fault(ops=("put", "put_stream"), error=osx.TransportError))
     source = write(work / "f", b"x")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError) as missing:
         await osx.upload_file(store, work / "missing", "k")
-    with pytest.raises(IsADirectoryError):
+    assert isinstance(missing.value, osx.NotFoundError)  # either except clause works
+    assert missing.value.filename == str(work / "missing")
+    with pytest.raises(IsADirectoryError) as directory:
         await osx.upload_file(store, work, "k")
+    assert isinstance(directory.value, osx.InvalidArgumentError)
+    assert pickle.loads(pickle.dumps(directory.value)).filename == str(work)
     for bad in ({"part_size": 0}, {"part_size": -1}, {"max_concurrency": 0}, {"part_size": 1.5}, {"part_size": True}):
         with pytest.raises(osx.InvalidArgumentError, match="must be a positive int"):
             await osx.upload_file(store, source, "k", **bad)
@@ -268,6 +273,8 @@ async def test_upload_file_bad_input_fails_before_any_io(work: Path) -> None:
 async def test_download_file_bad_input_and_missing_object(memory_store: osx.MemoryStore, work: Path) -> None:
     await memory_store.put("k", b"x")
     with pytest.raises(IsADirectoryError):
+        await osx.download_file(memory_store, "k", work)
+    with pytest.raises(osx.InvalidArgumentError, match="is a directory"):
         await osx.download_file(memory_store, "k", work)
     with pytest.raises(osx.InvalidArgumentError):
         await osx.download_file(memory_store, "k", work / "f", max_concurrency=0)
