@@ -396,7 +396,7 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
             # Keys; a leading "/" is tolerated, and kept on the way out ("/a" lists as "/a/b").
             return ("/" if path.startswith("/") else ""), path.strip("/")
         if provider == "local":
-            full = os.path.abspath(path or "/")
+            full = os.path.abspath(os.path.expanduser(path or "/"))
             root = self._local_root(full)
             return root, full[len(root) :].strip("/")
         bucket, _, key = path.lstrip("/").partition("/")

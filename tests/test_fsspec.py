@@ -749,6 +749,9 @@ def test_register_opts_in(moto_endpoint: str) -> None:
         fs = fsspec.filesystem("s3", **options)
         assert type(fs) is cls
         print(fs.cat_file(f"s3://{bucket}/hello.txt").decode())
+        import pickle
+        clone = pickle.loads(pickle.dumps(fs))
+        assert type(clone) is cls and clone.cat_file(f"{bucket}/hello.txt") == b"through objectstorex"
         fs.close()
         """,
         moto_endpoint,
