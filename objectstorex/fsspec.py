@@ -111,7 +111,7 @@ def _check_loop(store: Store) -> None:
     bound = _bound_loop(store)
     if bound is None or bound is asyncio.get_running_loop():
         return
-    state = "now closed" if bound.is_closed() else "running in another thread"
+    state = "now closed" if bound.is_closed() else "still running"
     raise ObjectStoreError(
         f"the {_provider_of(store)} store {store!r} is bound to another event loop ({state}; its connections "
         "were opened there) "

@@ -793,3 +793,13 @@ def test_open_async(options: dict[str, Any], base: str) -> None:
                 afs.open(f"{base}/a", "rb")  # the sync file needs a sync filesystem
 
     asyncio.run(main())
+
+
+async def test_sync_calls_inside_the_stores_own_loop_say_so(s3_store: osx.BaseStore) -> None:
+    """An opened store used through the sync API from inside its own loop: a clear error, no deadlock."""
+    await s3_store.put("k", b"v")
+    fs = ObjectStoreFileSystem(store=s3_store)
+    with pytest.raises(osx.ObjectStoreError, match="bound to another event loop"):
+        await asyncio.to_thread(fs.cat_file, "k")
+    afs = ObjectStoreFileSystem(store=s3_store, asynchronous=True)  # the way to use it here
+    assert await afs._cat_file("k") == b"v"
