@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import time
 import warnings
 import weakref
 from abc import abstractmethod
@@ -482,10 +483,39 @@ class HttpStore(KeyPrefix, BaseStore):
         """Run ``attempt`` under the retry policy; what outlives it is reported as the contract says.
 
         One call of the provider's API: with an observer, one operation (its attempts are the requests sent).
+        Without one, the first attempt runs directly (most succeed); a retryable failure hands over
+        to the policy's loop as if it had been its first attempt: the same count, backoff and
+        logging, and the time budget less what that attempt took.
         """
-        call = None if self._observer is None else Call(self, operation, path)
+        call = None
+        config = self._retry
+        if self._observer is None:
+            started = time.monotonic()
+            try:
+                return await attempt()
+            except ObjectStoreError as e:
+                if not e.retryable:
+                    final = self._after_retries(e, mode)
+                    if final is e:
+                        raise
+                    raise final from e
+                first: ObjectStoreError | None = e
+            if config.total_timeout is not None:
+                config = replace(config, total_timeout=max(0.0, config.total_timeout - (time.monotonic() - started)))
+            then = attempt
+
+            async def replay() -> T:
+                nonlocal first
+                if first is not None:
+                    failure, first = first, None
+                    raise failure
+                return await then()
+
+            attempt = replay
+        else:
+            call = Call(self, operation, path)
         try:
-            result = await retry_call(attempt, self._retry, operation=operation)
+            result = await retry_call(attempt, config, operation=operation)
         except ObjectStoreError as e:
             final = self._after_retries(e, mode)
             if call is not None:

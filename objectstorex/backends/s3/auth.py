@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -44,8 +45,13 @@ _ALGORITHM = "AWS4-HMAC-SHA256"
 _UNSIGNED = frozenset({"expect", "transfer-encoding", "user-agent", "x-amzn-trace-id", "authorization"})
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.~/-]*").fullmatch  # what quote() leaves as it is
+
+
 def encode_key(key: str) -> str:
     """URI-encode an object key for the path, once (S3 does not double-encode), keeping ``/``."""
+    if _PLAIN_KEY(key):
+        return key  # the common case, without quote()'s ~1.5 us
     return quote(key, safe="/~")
 
 
