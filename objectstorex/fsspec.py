@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import operator
 import os
 import re
 import weakref
@@ -174,6 +175,11 @@ def _span(start: int | None, end: int | None, size: int | None) -> tuple[int, in
     if end is not None and end <= start:
         return None
     return (start, end)
+
+
+def _bound(value: Any) -> int | None:
+    """A slice bound as an ``int`` (numpy integers too), or ``None``."""
+    return None if value is None else operator.index(value)
 
 
 def _needs_size(start: int | None, end: int | None) -> bool:
@@ -582,6 +588,7 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
     async def _cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
         """The bytes of ``path``, or of the slice ``[start:end]`` (Python slice semantics)."""
         store, _, key = await self._locate(path)
+        start, end = _bound(start), _bound(end)
         if_match = kwargs.get("if_match")
         if not start and end is None:
             return await store.get(key, if_match=if_match)
@@ -622,7 +629,8 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
 
         async def one(path: str, indexes: list[int]) -> None:
             try:
-                chunks = await self._ranges_of(path, [(starts_list[i], ends_list[i]) for i in indexes])
+                slices = [(_bound(starts_list[i]), _bound(ends_list[i])) for i in indexes]
+                chunks = await self._ranges_of(path, slices)
             except Exception as e:
                 if on_error != "return":
                     raise

@@ -305,6 +305,13 @@ def test_cat_file_slices_like_python(fs: ObjectStoreFileSystem, base: str, size:
         assert fs.cat_file(f"{base}/obj", start, end) == data[start:end], (start, end)
 
 
+def test_slice_bounds_may_be_numpy_integers(fs: ObjectStoreFileSystem, base: str) -> None:
+    np = pytest.importorskip("numpy")  # installed with pandas and pyarrow
+    fs.pipe_file(f"{base}/x", b"0123456789")
+    assert fs.cat_file(f"{base}/x", np.int64(2), np.int64(-2)) == b"234567"
+    assert fs.cat_ranges([f"{base}/x"], [np.int64(1)], [np.int32(3)]) == [b"12"]
+
+
 def test_cat_ranges_matches_slices(fs: ObjectStoreFileSystem, base: str) -> None:
     one, two = os.urandom(300), os.urandom(50)
     fs.pipe({f"{base}/one": one, f"{base}/two": two})
