@@ -801,7 +801,10 @@ async def copy_tree(
         result.copied.append(dst)
         result.bytes += size
 
-    if same and _overlap(src_root, dst_root):
+    # Two store objects with the same repr (provider, bucket, endpoint, prefix; never a secret)
+    # are taken for the same place too.
+    alike = same or repr(src_store) == repr(dst_store)
+    if alike and _overlap(src_root, dst_root):
         # Copies land under the prefix being listed: list it all first, so none is copied twice.
         listed: list[ObjectMeta] = [meta async for meta in src_store.list(src_root or None)]
         source: AsyncIterator[ObjectMeta] = _aiter(listed)

@@ -583,6 +583,18 @@ async def test_copy_tree_into_its_own_subprefix_copies_each_object_once(memory_s
         await osx.copy_tree(memory_store, "t", memory_store, "t")
 
 
+async def test_copy_tree_between_two_handles_on_one_place_copies_each_object_once(
+    memory_store: osx.MemoryStore,
+) -> None:
+    # Two store objects over the same data (equal reprs), and a listing that sees new writes.
+    one, other = FaultyStore(memory_store, []), FaultyStore(memory_store, [])
+    await fill(memory_store, {f"t/{i}": b"x" for i in range(5)})
+    # Without a complete listing first, the copies would be listed and copied again, forever.
+    result = await asyncio.wait_for(osx.copy_tree(one, "t", other, "t/nested", jobs=2), 20)
+    assert result.copied == [f"t/nested/{i}" for i in range(5)]
+    assert len([m async for m in memory_store.list("t")]) == 10
+
+
 @pytest.mark.parametrize("same_store", [True, False], ids=["server-side", "streamed"])
 async def test_copy_tree_create_mode_skips_existing(store: osx.Store, same_store: bool) -> None:
     await fill(store, {"s/one": b"1", "s/two": b"2", "s/three": b"3"})
