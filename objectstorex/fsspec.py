@@ -577,6 +577,20 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         result: datetime = fsspec.asyn.sync(self.loop, self._modified, path)
         return result
 
+    async def _sign(self, path: str, expiration: float = 100, **kwargs: Any) -> str:
+        store, _, key = await self._locate(path)
+        return await store.sign(str(kwargs.get("method", "GET")), key, expiration)
+
+    def sign(self, path: str, expiration: float = 100, **kwargs: Any) -> str:
+        """A pre-signed URL for ``path``, valid ``expiration`` seconds (``method="PUT"`` to upload).
+
+        Raises:
+            NotSupportedError: the provider cannot sign (memory, local), a ``NotImplementedError``
+                as fsspec expects.
+        """
+        url: str = fsspec.asyn.sync(self.loop, self._sign, path, expiration, **kwargs)
+        return url
+
     async def _mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
         """Do nothing: objects have no directories (a prefix exists once an object is under it)."""
 

@@ -348,6 +348,17 @@ def test_pipe_create_has_one_winner_among_20(fs: ObjectStoreFileSystem, base: st
     assert fs.cat_file(path) == f"writer {winners[0]}".encode()
 
 
+def test_sign(fs: ObjectStoreFileSystem, base: str, backend: str) -> None:
+    fs.pipe_file(f"{base}/signed", b"s")
+    if backend in ("memory", "local"):
+        with pytest.raises(NotImplementedError):
+            fs.sign(f"{base}/signed")
+        return
+    url = fs.sign(f"{base}/signed", expiration=60)
+    assert url.startswith("http")
+    assert "signed" in url
+
+
 def test_pipe_rejects_unknown_modes(fs: ObjectStoreFileSystem, base: str) -> None:
     with pytest.raises(ValueError, match="mode"):
         fs.pipe_file(f"{base}/x", b"1", mode="append")
