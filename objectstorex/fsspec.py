@@ -24,6 +24,7 @@ import io
 import operator
 import os
 import re
+import tempfile
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -36,7 +37,7 @@ from fsspec.callbacks import DEFAULT_CALLBACK
 from fsspec.spec import AbstractBufferedFile
 from fsspec.utils import stringify_path
 
-from ._factory import _check_options, new, store_class
+from ._factory import new
 from ._store import Store
 from ._types import ObjectMeta
 from .errors import (
@@ -303,18 +304,19 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
         if not isinstance(protocol, str):
             raise InvalidConfigError(f"protocol must be a str, not {type(protocol).__name__}")
         provider = PROTOCOLS.get(protocol, protocol)
-        store_cls = store_class(provider)  # unknown provider or a missing SDK: InvalidConfigError
         bucket = _BUCKET_OPTION.get(provider)
         if bucket is not None:
             if bucket in options:
                 raise InvalidConfigError(
                     f"option {bucket!r} is not taken: paths name the {bucket} ('{bucket}/key')", provider=provider
                 )
-            _check_options(store_cls, provider, {**options, bucket: "-"})
+            # A probe store checks the options' names and values; a store does no I/O until opened.
+            new(provider, **{bucket: "objectstorex-probe"}, **options)
         elif provider == "local":
-            _check_options(store_cls, provider, {"path": "/", **options})
+            with tempfile.TemporaryDirectory() as probe:  # a local store makes its folders when built
+                new(provider, **{"path": probe, **options})
         else:
-            _check_options(store_cls, provider, options)
+            new(provider, **options)  # unknown provider or a missing SDK: InvalidConfigError
         return provider
 
     # ------------------------------------------------------------------------------ identity

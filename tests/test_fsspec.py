@@ -218,6 +218,8 @@ def test_the_same_options_share_one_instance() -> None:
         ({"protocol": "ftp"}, "unknown provider"),
         ({"protocol": "s3", "no_such_option": 1}, "no_such_option"),
         ({"protocol": "s3", "bucket": "b"}, "bucket"),
+        ({"protocol": "s3", "region": 5}, "region"),
+        ({"protocol": "local", "fsync": "yes"}, "fsync"),
         ({"protocol": "memory", "store": osx.MemoryStore()}, "either"),
         ({"store": "memory://"}, "objectstorex store"),
         ({"protocol": "s3", "provider": "gcs"}, "disagree"),
