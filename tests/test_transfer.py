@@ -372,6 +372,23 @@ async def test_failed_download_leaves_the_target_untouched(memory_store: osx.Mem
     assert leftovers(work, "big") == []
 
 
+@pytest.mark.parametrize("size", [2 * PART, 9 * PART], ids=["one-read", "ranged"])
+async def test_a_raising_progress_callable_aborts_a_download(
+    memory_store: osx.MemoryStore, work: Path, size: int
+) -> None:
+    await memory_store.put("p/obj", payload(size))
+
+    def stop(event: osx.ProgressEvent) -> None:
+        assert not event.done
+        assert not (work / "obj").exists()  # never visible before it is complete
+        if event.transferred > 0:
+            raise Stop
+
+    with pytest.raises(Stop):
+        await osx.download_file(memory_store, "p/obj", work / "obj", part_size=4 * PART, progress=stop)
+    assert os.listdir(work) == []
+
+
 async def test_download_ranges_are_bounded_by_max_concurrency(memory_store: osx.MemoryStore, work: Path) -> None:
     data = payload(10 * PART + 3)
     await memory_store.put("r/big", data)
