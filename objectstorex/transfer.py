@@ -542,7 +542,7 @@ async def download_file(
         max_concurrency: ranged reads in flight at once (default 4).
         progress: a callable receiving :class:`~objectstorex.ProgressEvent`; the last one
             (``done``) comes after the file is in place.
-        fsync: flush the file to stable storage before the rename.
+        fsync: flush the file to stable storage before the rename, and its directory after it.
 
     Returns:
         The metadata of the object that was downloaded.
