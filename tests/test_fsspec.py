@@ -566,6 +566,11 @@ async def test_find_is_one_listing_and_rm_one_delete_many_per_batch() -> None:
     assert await fs._find("deep") == sorted(keys)
     assert store.calls["list"] == 1
     assert store.calls["list_with_delimiter"] == 0
+    assert await fs._du("deep") == 0
+    sizes = await fs._du("deep", total=False)
+    assert isinstance(sizes, dict)
+    assert sorted(sizes) == sorted(keys)
+    assert store.calls["list"] == 3  # du: one listing each, no head per file
     store.calls.clear()
     await fs._rm("deep", recursive=True)
     assert store.calls["delete_many"] == 3  # 1000 + 1000 + 250
