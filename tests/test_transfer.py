@@ -207,19 +207,7 @@ async def test_upload_file_keeps_metadata(store: osx.Store, work: Path) -> None:
 
 
 @pytest.mark.parametrize("how", ["progress-raises", "cancelled"])
-async def test_an_interrupted_upload_leaves_no_object(
-    store: osx.Store, backend: str, work: Path, how: str, request: pytest.FixtureRequest
-) -> None:
-    if backend == "azure" and how == "cancelled":
-        # Azure's block upload chains each block's MD5 on the previous block's future; cancelling
-        # a block that awaits it cancels that future, whose owner's set_result then raises.
-        request.applymarker(
-            pytest.mark.xfail(
-                raises=asyncio.InvalidStateError,
-                strict=False,  # a race: only when the cancellation finds a block waiting on the one before
-                reason="azure/dialect.py _upload_part: set_result on a cancelled future",
-            )
-        )
+async def test_an_interrupted_upload_leaves_no_object(store: osx.Store, work: Path, how: str) -> None:
     source = write(work / "big", payload(6 * MIB))  # two parts of 5 MiB on every backend
     sent: list[int] = []
 
