@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+from .._factory import store_class
 from .._store import BaseStore
 from ..errors import (
     InvalidConfigError,
@@ -36,8 +37,6 @@ EXIT_USAGE = 2
 EXIT_MISSING = 3
 EXIT_INTERRUPTED = 130
 
-# Store classes, by provider, as the top-level package exports them (imported on first use).
-_CLASS_NAMES = {"s3": "S3Store", "azure": "AzureStore", "gcs": "GCSStore"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -174,7 +173,8 @@ class Run:
         if loc.provider == "memory":
             return osx.new("memory")
         self._cloud = True
-        cls: type[BaseStore] = getattr(osx, _CLASS_NAMES[loc.provider])
+        # Imports the provider's SDK now; without its extra: InvalidConfigError naming the extra.
+        cls = store_class(loc.provider)
         accepted = _accepted(cls)
         options: dict[str, object] = {}
         for name, value in self.flags.options.items():
