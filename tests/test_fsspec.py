@@ -95,6 +95,15 @@ def space(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest
     return _new_space(backend, request, tmp_path_factory.mktemp("fsspec"))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _empty_memory_store() -> Iterator[None]:
+    """Leave the process's one memory store (``protocol="memory"``) as the module found it: empty."""
+    yield
+    memory = ObjectStoreFileSystem(protocol="memory")
+    if memory.find(""):
+        memory.rm("", recursive=True)
+
+
 @pytest.fixture(scope="module")
 def fs(options: dict[str, Any]) -> Iterator[ObjectStoreFileSystem]:
     """A sync filesystem (fsspec's loop thread) on the backend."""

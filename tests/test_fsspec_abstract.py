@@ -53,8 +53,12 @@ class MemoryFixtures(_ObjectFixtures):
         fs.close()
 
     @pytest.fixture
-    def fs_path(self) -> str:
-        return f"t-{uuid.uuid4().hex[:12]}"
+    def fs_path(self, fs: ObjectStoreFileSystem) -> Iterator[str]:
+        path = f"t-{uuid.uuid4().hex[:12]}"
+        yield path
+        # The process's one memory store outlives the test: leave nothing behind in it.
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
 
 
 class GivenStoreFixtures(_ObjectFixtures):
