@@ -465,7 +465,12 @@ def test_s3_commands(moto_endpoint: str, bucket: str, tmp_path: Path) -> None:
     assert f"s3://{bucket}/data/a.txt" in skipped.stderr
     assert s3("cat", f"s3://{bucket}/data/a.txt").stdout_bytes == files["a.txt"]
 
-    # Server-side within the bucket; then a pre-signed URL anyone can fetch.
+    # Server-side within the bucket (a whole prefix, then one object); then a pre-signed URL anyone can fetch.
+    assert s3("cp", "-r", f"s3://{bucket}/data/sub", f"s3://{bucket}/copy").exit_code == 0
+    assert lines(s3("ls", "-r", f"s3://{bucket}/copy")) == [
+        f"s3://{bucket}/copy/b.txt",
+        f"s3://{bucket}/copy/deeper/d.txt",
+    ]
     assert s3("mv", f"s3://{bucket}/logs/log.gz", f"s3://{bucket}/moved/log.gz").exit_code == 0
     assert s3("ls", f"s3://{bucket}/logs/").exit_code == 3
     url = s3("sign", "--expires-in", "5m", f"s3://{bucket}/moved/log.gz").stdout.strip()
