@@ -226,6 +226,25 @@ def test_local_copies_leave_plain_files_only(tmp_path: Path) -> None:
     assert not (tmp_path / "many/c.bin").exists()
 
 
+def test_a_local_store_directory_lists_as_the_store_sees_it(tmp_path: Path) -> None:
+    """Its private .objectstorex/ files are never listed, and the ETags are the store's."""
+    import objectstorex as osx
+
+    async def fill() -> dict[str, str | None]:
+        async with osx.new("local", path=str(tmp_path / "root")) as store:
+            await store.put("a.txt", b"a", content_type="text/plain")
+            await store.put("d/b.txt", b"bb", metadata={"k": "v"})
+            return {m.location: m.etag async for m in store.list()}
+
+    etags = asyncio.run(fill())
+    assert (tmp_path / "root" / ".objectstorex").is_dir()
+    listed = [json.loads(line) for line in lines(invoke("ls", "-r", "--json", str(tmp_path / "root")))]
+    assert {o["path"][len(str(tmp_path / "root")) + 1 :]: o["etag"] for o in listed} == etags
+    assert lines(invoke("ls", str(tmp_path / "root"))) == [f"{tmp_path}/root/a.txt", f"{tmp_path}/root/d/"]
+    assert invoke("cp", "-r", str(tmp_path / "root"), str(tmp_path / "copy")).exit_code == 0
+    assert tree_of(tmp_path / "copy") == {"a.txt": b"a", "d/b.txt": b"bb"}
+
+
 def test_exit_codes(tmp_path: Path) -> None:
     make_tree(tmp_path / "src")
     # The real process: one of each code.
@@ -459,6 +478,11 @@ def test_s3_commands(moto_endpoint: str, bucket: str, tmp_path: Path) -> None:
     assert tree_of(tmp_path / "all") == files
 
     # --no-clobber: create-only; the skipped name is on stderr and the exit code 0.
+    (tmp_path / "all/a.txt").write_bytes(b"local edit")
+    kept = s3("cp", "-n", "-r", f"s3://{bucket}/data", "all")
+    assert kept.exit_code == 0
+    assert "all/a.txt" in kept.stderr
+    assert (tmp_path / "all/a.txt").read_bytes() == b"local edit"
     (tmp_path / "new.txt").write_bytes(b"not this")
     skipped = s3("cp", "-n", "new.txt", f"s3://{bucket}/data/a.txt")
     assert skipped.exit_code == 0
