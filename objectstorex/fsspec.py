@@ -433,11 +433,19 @@ class ObjectStoreFileSystem(AsyncFileSystem, metaclass=_StoreAwareCache):  # typ
                 return root
         # The highest existing directory above the path that can hold the store's .objectstorex
         # folder: one store (one set of locks) for the whole tree below it.
+        # Only directories on the path's own filesystem: the store's temp files must be renamed
+        # into place atomically, which cannot cross a mount point.
         parts = full.strip("/").split("/")
+        nearest = full
+        while not os.path.exists(nearest) and nearest != "/":
+            nearest = os.path.dirname(nearest)
+        device = os.stat(nearest).st_dev
         for depth in range(len(parts) + 1):
             candidate = "/" + "/".join(parts[:depth])
             if not os.path.isdir(candidate):
                 break
+            if os.stat(candidate).st_dev != device:
+                continue
             try:
                 store = new("local", **{"create": False, **self._options, "path": candidate})
             except InvalidConfigError:

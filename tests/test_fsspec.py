@@ -15,6 +15,7 @@ import concurrent.futures
 import os
 import pickle
 import random
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -185,6 +186,22 @@ def test_local_paths_are_absolute_file_paths(tmp_path: Path) -> None:
     assert fs.info(f"file://{target}")["name"] == str(target)
     (tmp_path / "written-outside.txt").write_bytes(b"seen")
     assert fs.cat_file(str(tmp_path / "written-outside.txt")) == b"seen"
+
+
+def test_local_paths_on_another_filesystem_are_written_in_place(tmp_path: Path) -> None:
+    """The store's root stays on the path's own filesystem: a temp file cannot be renamed across mounts."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm mounted apart from the temporary directory")
+    top = shm / f"osx-fsspec-{uuid.uuid4().hex}"
+    top.mkdir()
+    try:
+        fs = ObjectStoreFileSystem(protocol="local", skip_instance_cache=True)
+        fs.pipe_file(str(top / "a" / "b.txt"), b"on tmpfs")
+        assert (top / "a" / "b.txt").read_bytes() == b"on tmpfs"
+    finally:
+        shutil.rmtree(top)
+        shutil.rmtree(shm / ".objectstorex", ignore_errors=True)
 
 
 def test_local_root_can_be_fixed(tmp_path: Path) -> None:
