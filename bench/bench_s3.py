@@ -1,8 +1,9 @@
-"""Benchmark: S3 GETs against nginx for objectstorex, obstore, aiobotocore and s3fs, in one run.
+"""Benchmark: S3 GETs and PUTs against nginx for objectstorex, obstore, aiobotocore and s3fs, in one run.
 
 Usage (by hand, not in CI; installs nginx with apt-get if it is missing)::
 
     python bench/bench_s3.py [--rounds 5] [--seconds 2] [--size-mib 1024] [--markdown out.md]
+                             [--tests small,put,stream] [--loops asyncio,uvloop] [--clients a,b]
 
 nginx (one worker, a temporary config, a free 127.0.0.1 port) serves path-style ``/bucket/key``
 static files, which answers S3 GETs thousands of times per second -- unlike moto, whose ~5 ms
@@ -10,10 +11,16 @@ of server CPU per request would hide every client's cost. Signatures are compute
 client (dummy keys) and ignored by nginx. Measured, each client in its own subprocess:
 
 * 1 KiB GET ops/s at concurrency 1 and 32 (``--seconds`` per round);
+* 1 KiB PUT ops/s at concurrency 1 and 32 (nginx's WebDAV PUT stores the file; each worker
+  cycles over 16 keys; objectstorex, obstore and a bare aiohttp PUT loop only);
 * streaming a ``--size-mib`` object: MiB/s, and the process's peak RSS (``ru_maxrss``) and its
   growth over the RSS before the transfer.
 
-Medians of ``--rounds`` rounds; ratios against obstore.
+Each round runs every client once, in a fresh subprocess, the clients alternating (the order
+reversed every other round) so that the machine's drift hits them all alike; every figure is the
+median of ``--rounds`` rounds, ratios against obstore (and against the bare aiohttp loop, the
+ceiling of any aiohttp-based client). ``--loops asyncio,uvloop`` runs everything under both event
+loops (uvloop must be installed; obstore runs its own tokio runtime either way).
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ SMALL = "small.bin"
 BIG = "big.bin"
 KEYS = {"access_key_id": "AKIDBENCHMARK", "secret_access_key": "bench-secret-key"}
 CLIENTS = ["objectstorex", "obstore", "aiobotocore", "s3fs", "aiohttp"]  # aiohttp: a bare loop, no S3 client
+PUT_CLIENTS = ["objectstorex", "obstore", "aiohttp"]
+PUT_KEYS = 16  # keys each PUT worker cycles over
 MIB = 1024 * 1024
 CHUNK = MIB  # read size asked of every streaming client that takes one
 
@@ -96,7 +105,14 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {root};
-        location / {{ }}
+        client_body_buffer_size 1m;
+        client_max_body_size 0;
+        location / {{
+            dav_methods PUT;
+            create_full_put_path on;
+            # S3 clients want an ETag in a PUT answer (nginx's WebDAV sends none).
+            if ($request_method = PUT) {{ add_header ETag '"put"' always; }}
+        }}
     }}
 }}
 """
@@ -141,6 +157,54 @@ def make_files(root: Path, size_mib: int) -> None:
 
 Get = Callable[[str], Awaitable[bytes]]
 Stream = Callable[[str], Awaitable[int]]
+Put = Callable[[str, bytes], Awaitable[None]]
+
+
+async def putter(name: str, endpoint: str) -> tuple[Put, Callable[[], Awaitable[None]]]:
+    """``put(key, data)`` and ``close()`` of one client."""
+    if name == "objectstorex":
+        import objectstorex as osx
+
+        store = osx.new("s3", bucket=BUCKET, region="us-east-1", endpoint=endpoint, **KEYS)
+        await store.__aenter__()
+
+        async def osx_put(key: str, data: bytes) -> None:
+            await store.put(key, data)
+
+        return osx_put, store.close
+    if name == "obstore":
+        import obstore
+        from obstore.store import S3Store
+
+        ob = S3Store(
+            BUCKET,
+            endpoint=endpoint,
+            region="us-east-1",
+            access_key_id=KEYS["access_key_id"],
+            secret_access_key=KEYS["secret_access_key"],
+            client_options={"allow_http": True},
+        )
+
+        async def ob_put(key: str, data: bytes) -> None:
+            await obstore.put_async(ob, key, data)
+
+        async def nothing() -> None:
+            return None
+
+        return ob_put, nothing
+    if name == "aiohttp":
+        # The ceiling of any aiohttp-based client: unsigned PUTs, nothing but the HTTP library.
+        import aiohttp
+
+        http = aiohttp.ClientSession(auto_decompress=False)
+
+        async def raw_put(key: str, data: bytes) -> None:
+            async with http.put(f"{endpoint}/{BUCKET}/{key}", data=data) as resp:
+                await resp.read()
+                assert resp.status < 300, resp.status
+
+        return raw_put, http.close
+    raise SystemExit(f"no PUT client {name}")
 
 
 async def client(name: str, endpoint: str) -> tuple[Get, Stream, Callable[[], Awaitable[None]]]:
@@ -300,6 +364,32 @@ async def small_gets(name: str, endpoint: str, concurrency: int, rounds: int, se
         await close()
 
 
+async def small_puts(name: str, endpoint: str, concurrency: int, rounds: int, seconds: float) -> dict[str, Any]:
+    put, close = await putter(name, endpoint)
+    data = os.urandom(1024)
+    try:
+        for i in range(50):  # warm-up: connections, caches, signing keys
+            await put(f"put/{i % PUT_KEYS}", data)
+        results = []
+        for _ in range(rounds):
+            done = 0
+
+            async def worker(index: int, stop: float) -> None:
+                nonlocal done
+                i = 0
+                while time.perf_counter() < stop:
+                    await put(f"put/w{index}-{i % PUT_KEYS}", data)
+                    i += 1
+                    done += 1
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(w, started + seconds) for w in range(concurrency)))
+            results.append(done / (time.perf_counter() - started))
+        return {"ops": results}
+    finally:
+        await close()
+
+
 async def streaming(name: str, endpoint: str, size: int, rounds: int) -> dict[str, Any]:
     _, stream, close = await client(name, endpoint)
     try:
@@ -319,8 +409,14 @@ async def streaming(name: str, endpoint: str, size: int, rounds: int) -> dict[st
 
 
 def run_worker(args: argparse.Namespace) -> None:
+    if args.loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     if args.test == "small":
         out = asyncio.run(small_gets(args.worker, args.endpoint, args.concurrency, args.rounds, args.seconds))
+    elif args.test == "put":
+        out = asyncio.run(small_puts(args.worker, args.endpoint, args.concurrency, args.rounds, args.seconds))
     else:
         out = asyncio.run(streaming(args.worker, args.endpoint, args.size_mib * MIB, args.rounds))
     print(json.dumps(out))
@@ -329,9 +425,12 @@ def run_worker(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------ driver
 
 
-def measure(script: str, endpoint: str, name: str, test: str, args: argparse.Namespace, **extra: int) -> dict[str, Any]:
-    argv = [sys.executable, script, "--worker", name, "--endpoint", endpoint, "--test", test]
-    argv += ["--rounds", str(args.rounds), "--seconds", str(args.seconds), "--size-mib", str(args.size_mib)]
+def measure(
+    script: str, endpoint: str, name: str, test: str, args: argparse.Namespace, loop: str, **extra: int
+) -> dict[str, Any]:
+    """One round of one client in a fresh subprocess (warm-up included)."""
+    argv = [sys.executable, script, "--worker", name, "--endpoint", endpoint, "--test", test, "--loop", loop]
+    argv += ["--rounds", "1", "--seconds", str(args.seconds), "--size-mib", str(args.size_mib)]
     for k, v in extra.items():
         argv += [f"--{k}", str(v)]
     for _ in range(2):  # one retry: a loaded machine can kill a run
@@ -347,66 +446,96 @@ def measure(script: str, endpoint: str, name: str, test: str, args: argparse.Nam
     return {}
 
 
+def _alternating(names: list[str], rnd: int) -> list[str]:
+    return names if rnd % 2 == 0 else names[::-1]
+
+
 def main(args: argparse.Namespace) -> None:
     script = str(Path(__file__).resolve())
-    lines: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="osx-bench-s3-") as tmp:
+    loops = [x for x in args.loops.split(",") if x]
+    wanted = [x for x in args.clients.split(",") if x] if args.clients else None
+    get_clients = [c for c in CLIENTS if wanted is None or c in wanted]
+    put_clients = [c for c in PUT_CLIENTS if wanted is None or c in wanted]
+    # (test, loop, concurrency, client) -> one result per round
+    ops: dict[tuple[str, str, int, str], list[float]] = {}
+    big: dict[tuple[str, str], dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="osx-bench-s3-", dir=args.tmp) as tmp:
         root = Path(tmp) / "www"
         make_files(root, args.size_mib)
         with nginx(root) as endpoint:
-            small: dict[tuple[str, int], float] = {}
-            for concurrency in (1, 32) if "small" in args.tests else ():
-                for name in CLIENTS:
-                    r = measure(script, endpoint, name, "small", args, concurrency=concurrency)
-                    if r:
-                        small[(name, concurrency)] = statistics.median(r["ops"])
-                        print(
-                            f"small GET c={concurrency:<2} {name:13} {small[(name, concurrency)]:8.0f} ops/s",
-                            flush=True,
-                        )
-            big: dict[str, dict[str, float]] = {}
-            for name in CLIENTS if "stream" in args.tests else ():
-                r = measure(script, endpoint, name, "stream", args)
-                if r:
-                    big[name] = {
-                        "mibps": statistics.median(r["mibps"]),
-                        "peak": r["peak_rss_mib"],
-                        "growth": r["peak_rss_mib"] - r["base_rss_mib"],
-                    }
-                    print(
-                        f"stream {name:13} {big[name]['mibps']:8.0f} MiB/s  peak RSS {big[name]['peak']:.0f} MiB",
-                        flush=True,
-                    )
+            for rnd in range(args.rounds):
+                for loop in loops:
+                    for test, names in (("small", get_clients), ("put", put_clients)):
+                        if test not in args.tests:
+                            continue
+                        for concurrency in (1, 32):
+                            for name in _alternating(names, rnd):
+                                r = measure(script, endpoint, name, test, args, loop, concurrency=concurrency)
+                                if r:
+                                    ops.setdefault((test, loop, concurrency, name), []).extend(r["ops"])
+                                    print(
+                                        f"round {rnd + 1} {loop:7} {test:5} c={concurrency:<2} {name:13}"
+                                        f" {r['ops'][0]:8.0f} ops/s",
+                                        flush=True,
+                                    )
+                    if "stream" in args.tests:
+                        for name in _alternating(get_clients, rnd):
+                            r = measure(script, endpoint, name, "stream", args, loop)
+                            if r:
+                                b = big.setdefault((loop, name), {"mibps": [], "peak": [], "growth": []})
+                                b["mibps"].extend(r["mibps"])
+                                b["peak"].append(r["peak_rss_mib"])
+                                b["growth"].append(r["peak_rss_mib"] - r["base_rss_mib"])
+                                print(
+                                    f"round {rnd + 1} {loop:7} stream {name:13} {r['mibps'][0]:8.0f} MiB/s"
+                                    f"  peak RSS {r['peak_rss_mib']:.0f} MiB",
+                                    flush=True,
+                                )
 
-    def ratio(value: float, ref: float | None) -> str:
-        return f"{value / ref:.2f}x" if ref else "n/a"
+    def med(values: list[float] | None) -> float | None:
+        return statistics.median(values) if values else None
 
-    if small:
-        lines.append(f"1 KiB GET, ops/s (median of {args.rounds} rounds of {args.seconds:g} s):")
+    def ratio(value: float | None, ref: float | None) -> str:
+        return f"{value / ref:.2f}x" if value and ref else "n/a"
+
+    lines: list[str] = []
+    titles = {"small": "1 KiB GET", "put": "1 KiB PUT"}
+    for test, names in (("small", get_clients), ("put", put_clients)):
+        if test not in args.tests:
+            continue
+        lines.append(f"{titles[test]}, ops/s (median of {args.rounds} alternating rounds of {args.seconds:g} s):")
         lines.append("")
-        lines.append("| client | c=1 | vs obstore | c=32 | vs obstore |")
-        lines.append("|---|---|---|---|---|")
-        for name in CLIENTS:
-            c1, c32 = small.get((name, 1)), small.get((name, 32))
-            lines.append(
-                f"| {name} | {c1 or 0:,.0f} | {ratio(c1 or 0, small.get(('obstore', 1)))} "
-                f"| {c32 or 0:,.0f} | {ratio(c32 or 0, small.get(('obstore', 32)))} |"
-            )
+        lines.append("| loop | client | c=1 | vs obstore | vs aiohttp | c=32 | vs obstore | vs aiohttp |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for loop in loops:
+            for name in names:
+                cells = []
+                for c in (1, 32):
+                    v = med(ops.get((test, loop, c, name)))
+                    cells.append(
+                        f"{v or 0:,.0f} | {ratio(v, med(ops.get((test, loop, c, 'obstore'))))}"
+                        f" | {ratio(v, med(ops.get((test, loop, c, 'aiohttp'))))}"
+                    )
+                lines.append(f"| {loop} | {name} | {cells[0]} | {cells[1]} |")
         lines.append("")
     if big:
         lines.append(
             f"Streaming a {args.size_mib} MiB object (median of {args.rounds} rounds; RSS of the client process):"
         )
         lines.append("")
-        lines.append("| client | MiB/s | vs obstore | peak RSS MiB | RSS growth MiB |")
-        lines.append("|---|---|---|---|---|")
-    ref = big.get("obstore", {}).get("mibps")
-    for name in CLIENTS:
-        b = big.get(name)
-        if b:
-            lines.append(
-                f"| {name} | {b['mibps']:,.0f} | {ratio(b['mibps'], ref)} | {b['peak']:.0f} | {b['growth']:.0f} |"
-            )
+        lines.append("| loop | client | MiB/s | vs obstore | vs aiohttp | peak RSS MiB | RSS growth MiB |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for loop in loops:
+            ref = med(big.get((loop, "obstore"), {}).get("mibps"))
+            bare = med(big.get((loop, "aiohttp"), {}).get("mibps"))
+            for name in get_clients:
+                b = big.get((loop, name))
+                if b:
+                    v = med(b["mibps"])
+                    lines.append(
+                        f"| {loop} | {name} | {v or 0:,.0f} | {ratio(v, ref)} | {ratio(v, bare)}"
+                        f" | {max(b['peak']):.0f} | {max(b['growth']):.0f} |"
+                    )
     text = "\n".join(lines)
     print()
     print(text)
@@ -420,7 +549,15 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--markdown", help="also write the result tables to this file")
-    parser.add_argument("--tests", default="small,stream", help="comma-separated: small, stream")
+    parser.add_argument("--tests", default="small,put,stream", help="comma-separated: small, put, stream")
+    parser.add_argument("--loops", default="asyncio,uvloop", help="comma-separated: asyncio, uvloop")
+    parser.add_argument("--clients", help="comma-separated subset of the clients (default: all)")
+    parser.add_argument(
+        "--tmp",
+        default="/dev/shm" if os.path.isdir("/dev/shm") else None,
+        help="where nginx's files live (default: /dev/shm, so PUTs measure clients, not the disk)",
+    )
+    parser.add_argument("--loop", default="asyncio", help=argparse.SUPPRESS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--test", help=argparse.SUPPRESS)
