@@ -474,3 +474,22 @@ async def test_the_uvloop_session_runs_on_uvloop() -> None:
     store = ToyStore(FakeTransport(ok(b"on uvloop")))
     async with store:
         assert await store.get("k") == b"on uvloop"
+
+
+async def test_a_part_is_hashed_without_a_copy_of_it_whole() -> None:
+    from objectstorex.backends._http.upload import digest_part
+    from objectstorex.checksums import digest, have_crc32c
+
+    part = memoryview(bytearray(range(256)) * (16 * 1024))  # 4 MiB, a view of a bytearray like a real part
+    for algorithm in ("crc32c", "crc32", "md5", "sha256"):
+        if algorithm == "crc32c" and not have_crc32c():
+            continue
+        gc.collect()
+        tracemalloc.start()
+        try:
+            got = await digest_part(algorithm, part)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert got == digest(algorithm, part.tobytes())
+        assert peak < 1024 * 1024, (algorithm, peak)  # google-crc32c takes bytes: 256 KiB copies, not 4 MiB

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from ...checksums import OFF_LOOP, digest, digest_async, hasher
+from ...checksums import OFF_LOOP, digest_async, hasher
 
 __all__ = ["PartReader", "PartUploader", "digest_part"]
 
@@ -38,7 +38,7 @@ async def digest_part(algorithm: str, data: bytes | bytearray | memoryview) -> b
     view = memoryview(data).cast("B")
     if len(view) > OFF_LOOP:
         return await asyncio.to_thread(_sliced, algorithm, view)
-    return digest(algorithm, view)
+    return _sliced(algorithm, view)
 
 
 class PartReader:
