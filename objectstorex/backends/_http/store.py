@@ -484,52 +484,63 @@ class HttpStore(KeyPrefix, BaseStore):
 
         One call of the provider's API: with an observer, one operation (its attempts are the requests sent).
         Without one, the first attempt runs directly (most succeed); a retryable failure hands over
-        to the policy's loop as if it had been its first attempt: the same count, backoff and
-        logging, and the time budget less what that attempt took.
+        to the policy's loop (:meth:`_retry_rest`).
         """
-        call = None
-        config = self._retry
         if self._observer is None:
             started = time.monotonic()
             try:
                 return await attempt()
             except ObjectStoreError as e:
-                if not e.retryable:
-                    final = self._after_retries(e, mode)
-                    if final is e:
-                        raise
-                    raise final from e
-                first: ObjectStoreError | None = e
-            if config.total_timeout is not None:
-                config = replace(config, total_timeout=max(0.0, config.total_timeout - (time.monotonic() - started)))
-            then = attempt
-
-            async def replay() -> T:
-                nonlocal first
-                if first is not None:
-                    failure, first = first, None
-                    raise failure
-                return await then()
-
-            attempt = replay
-        else:
-            call = Call(self, operation, path)
+                first = e
+            return await self._retry_rest(operation, path, attempt, mode, first, started)
+        call = Call(self, operation, path)
         try:
-            result = await retry_call(attempt, config, operation=operation)
+            result = await retry_call(attempt, self._retry, operation=operation)
         except ObjectStoreError as e:
             final = self._after_retries(e, mode)
-            if call is not None:
-                call.end(final)
+            call.end(final)
             if final is e:
                 raise
             raise final from e
         except BaseException as e:
-            if call is not None:
-                call.end(e)
+            call.end(e)
             raise
-        if call is not None:
-            call.end(None)
+        call.end(None)
         return result
+
+    async def _retry_rest(
+        self,
+        operation: str,
+        path: str | None,
+        attempt: Callable[[], Awaitable[T]],
+        mode: PutMode | None,
+        first: ObjectStoreError,
+        started: float,
+    ) -> T:
+        """After a first attempt (run directly, unobserved) failed with ``first``: the policy's loop.
+
+        The loop takes ``first`` as its own first attempt's failure: the same count, backoff and
+        logging, and the time budget less what that attempt took.
+        """
+        config = self._retry
+        if first.retryable:
+            if config.total_timeout is not None:
+                config = replace(config, total_timeout=max(0.0, config.total_timeout - (time.monotonic() - started)))
+            pending = [first]
+
+            async def replay() -> T:
+                if pending:
+                    raise pending.pop()
+                return await attempt()
+
+            try:
+                return await retry_call(replay, config, operation=operation)
+            except ObjectStoreError as e:
+                first = e
+        final = self._after_retries(first, mode)
+        if final is first:
+            raise first
+        raise final from first
 
     def _api_attributes(self, path: str | None, name: str) -> dict[str, str]:
         """The attributes observers get for API call ``name`` on ``path`` (the dialect adds per-call ones)."""
@@ -584,7 +595,15 @@ class HttpStore(KeyPrefix, BaseStore):
         async def attempt() -> Answer:
             return await self._once(operation, path, make(), mode=mode, version=version, ok=ok)
 
-        return await self._retrying(operation, path, attempt, mode)
+        if self._observer is not None:
+            return await self._retrying(operation, path, attempt, mode)
+        # Unobserved: the first attempt inline (one coroutine less per request; most succeed).
+        started = time.monotonic()
+        try:
+            return await self._once(operation, path, make(), mode=mode, version=version, ok=ok)
+        except ObjectStoreError as e:
+            first = e
+        return await self._retry_rest(operation, path, attempt, mode, first, started)
 
     async def _reconciled(
         self,
@@ -763,7 +782,11 @@ class HttpStore(KeyPrefix, BaseStore):
 
         async def attempt() -> tuple[Response, ObjectMeta, bytes, GetOptions]:
             # The body is read inside the attempt: a reset, truncation or stall mid-body is retried.
-            planned, pin = await self._planned(path, opts, "get")
+            r = opts.range
+            if r is None or r.suffix is None or self.suffix_ranges:
+                planned, pin = opts, None  # no size lookup to plan (and no coroutine for it)
+            else:
+                planned, pin = await self._planned(path, opts, "get")
             request = self._read_request(key, planned, pin)
             response = await self._send("get", path, request, version=opts.version is not None)
             try:
@@ -789,8 +812,11 @@ class HttpStore(KeyPrefix, BaseStore):
             data = self._decode(response.headers, data, path)
             if response.status != 200 or planned.range is not None:
                 break  # a range read: the stored checksum covers the whole object only
+            expected = self._expected_checksum(response.headers)
+            if expected is None:
+                break  # nothing to check against (no coroutine for it)
             try:
-                await self._verify(path, response.headers, data)
+                await self._verify(path, expected, data)
             except IntegrityError:
                 if tries == 2:
                     raise
@@ -894,11 +920,8 @@ class HttpStore(KeyPrefix, BaseStore):
             provider=self.provider,
         )
 
-    async def _verify(self, path: str, headers: Mapping[str, str], data: bytes) -> None:
-        """Check a whole read's bytes against the stored checksum its answer carries."""
-        expected = self._expected_checksum(headers)
-        if expected is None:
-            return
+    async def _verify(self, path: str, expected: tuple[str, str], data: bytes) -> None:
+        """Check a whole read's bytes against the stored checksum its answer carries (``_expected_checksum``)."""
         algorithm, value = expected
         actual = encode(await digest_async(algorithm, data))
         if actual != value:
