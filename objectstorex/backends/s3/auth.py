@@ -144,7 +144,12 @@ def sign_headers(
     for name, value in out.items():
         lower = name.lower()
         if lower not in _UNSIGNED and lower != "host":
-            canonical[lower] = _trimmed(value)
+            # _trimmed, inlined (one call per header adds up): most values need no collapsing.
+            if type(value) is not str or not (
+                value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " "
+            ):
+                value = _trimmed(value)
+            canonical[lower] = value
     names = sorted(canonical)
     signed = ";".join(names)
     lines = "".join([f"{n}:{canonical[n]}\n" for n in names])
@@ -219,6 +224,11 @@ class S3Credentials:
             raise InvalidConfigError(f"cannot resolve the AWS configuration: {type(e).__name__}", provider="s3") from e
         assert region is not None
         return region
+
+    @property
+    def static(self) -> FrozenCredentials | None:
+        """The explicit keys, if the store was given them (never refreshed: no await needed)."""
+        return self.__static
 
     async def frozen(self) -> FrozenCredentials | None:
         """The keys to sign with now (``None``: unsigned requests).

@@ -23,6 +23,7 @@ from xml.etree import ElementTree
 from ..._store import PutOptions
 from ..._types import Attributes, ObjectMeta, ProgressCallback, PutResult
 from ...checksums import combine_crc, encode
+from ...checksums import digest as checksum_digest
 from ...errors import IntegrityError, NotFoundError, NotSupportedError, ObjectStoreError, PreconditionError
 from ...preconditions import PutMode, UpdateVersion, quote_etag
 from .._http import Answer, ErrorCodes, HttpStore, ListPage, Request, Upload, gather_or_cancel
@@ -57,6 +58,7 @@ _DEFAULT_PART = 8 * MIB
 _DEFAULT_CONCURRENCY = 4
 _MAX_COPY_PART = 5 * 1024 * MIB
 _HASH_IN_THREAD = 1 * MIB  # hash bigger bodies off the event loop (hashlib releases the GIL)
+_HASH_INLINE = 256 * 1024  # bodies up to this size are hashed inline (digest_part's whole-bytes limit)
 _SHA256 = "X-Amz-Content-SHA256"  # set by a request's maker: signing then hashes nothing
 
 
@@ -167,7 +169,9 @@ class S3Dialect(HttpStore):
     async def _authorize(self, request: Request) -> None:
         headers = request.headers
         payload = headers.get(_SHA256)
-        creds = await self._credentials.frozen()
+        creds = self._credentials.static  # explicit keys: no coroutine per request
+        if creds is None:
+            creds = await self._credentials.frozen()
         if creds is None:
             headers.pop(_SHA256, None)  # anonymous: unsigned, as botocore sends it
             return
@@ -315,13 +319,21 @@ class S3Dialect(HttpStore):
         flexible = algorithm if algorithm in ("crc32", "crc32c", "sha256") else None
         if flexible is None and mode != "overwrite":
             flexible = "sha256"
-        digest = await _sha256(data) if flexible == "sha256" or not self._unsigned_ok(algorithm) else None
+        # A small body is hashed right here: no coroutine (nor thread) per digest.
+        small = len(data) <= _HASH_INLINE
+        digest = None
+        if flexible == "sha256" or not self._unsigned_ok(algorithm):
+            digest = hashlib.sha256(data).digest() if small else await _sha256(data)
         # Hashed once, not per attempt (signing then hashes nothing).
         headers[_SHA256] = UNSIGNED_PAYLOAD if digest is None else digest.hex()
         if algorithm == "md5":
-            headers["Content-MD5"] = encode(await digest_part("md5", data))  # checked by S3, not stored
+            md5 = checksum_digest("md5", data) if small else await digest_part("md5", data)
+            headers["Content-MD5"] = encode(md5)  # checked by S3, not stored
         if flexible is not None:
-            value = digest if flexible == "sha256" and digest is not None else await digest_part(flexible, data)
+            if flexible == "sha256" and digest is not None:
+                value = digest
+            else:
+                value = checksum_digest(flexible, data) if small else await digest_part(flexible, data)
             headers["x-amz-sdk-checksum-algorithm"] = flexible.upper()
             headers[f"x-amz-checksum-{flexible}"] = encode(value)
         if mode != "overwrite":
