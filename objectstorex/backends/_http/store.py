@@ -808,7 +808,18 @@ class HttpStore(KeyPrefix, BaseStore):
             return response, meta, data, planned
 
         for tries in (1, 2):
-            response, meta, data, planned = await self._retrying("get", path, attempt)
+            if self._observer is None:
+                # The first attempt inline, as in _call (one coroutine less per read).
+                started = time.monotonic()
+                first = None
+                try:
+                    response, meta, data, planned = await attempt()
+                except ObjectStoreError as e:
+                    first = e
+                if first is not None:
+                    response, meta, data, planned = await self._retry_rest("get", path, attempt, None, first, started)
+            else:
+                response, meta, data, planned = await self._retrying("get", path, attempt)
             data = self._decode(response.headers, data, path)
             if response.status != 200 or planned.range is not None:
                 break  # a range read: the stored checksum covers the whole object only
