@@ -92,16 +92,6 @@ def _keyed(key: bytes) -> tuple[Any, Any]:
     return inner, outer
 
 
-def _hmac_hex(key: bytes, message: bytes) -> str:
-    inner, outer = _keyed(key)
-    h = inner.copy()
-    h.update(message)
-    o = outer.copy()
-    o.update(h.digest())
-    signature: str = o.hexdigest()
-    return signature
-
-
 def sign_headers(
     *,
     method: str,
@@ -150,15 +140,20 @@ def sign_headers(
             ):
                 value = _trimmed(value)
             canonical[lower] = value
-    names = sorted(canonical)
-    signed = ";".join(names)
-    lines = "".join([f"{n}:{canonical[n]}\n" for n in names])
+    items = sorted(canonical.items())
+    signed = ";".join([n for n, _ in items])
+    lines = "".join([f"{n}:{v}\n" for n, v in items])
     request = f"{method}\n{path}\n{query}\n{lines}\n{signed}\n{payload_sha256}"
     scope = f"{day}/{region}/{service}/aws4_request"
     to_sign = f"{_ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(request.encode()).hexdigest()}"
-    signature = _hmac_hex(_signing_key(secret_key, day, region, service), to_sign.encode())
+    # The HMAC from the key's two cached pad states (see _keyed).
+    inner, outer = _keyed(_signing_key(secret_key, day, region, service))
+    h = inner.copy()
+    h.update(to_sign.encode())
+    o = outer.copy()
+    o.update(h.digest())
     out["Authorization"] = (
-        f"{_ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed}, Signature={signature}"
+        f"{_ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed}, Signature={o.hexdigest()}"
     )
     return out
 
