@@ -79,8 +79,21 @@ def _object_resource(body: bytes) -> dict[str, Any] | None:
     return item if isinstance(item, dict) and item.get("generation") and item.get("etag") else None
 
 
+#: What ``quote(..., safe="")`` leaves as it is: such keys and query values skip it (~1.5 us each).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+
+
 def _query(url: str, query: Mapping[str, str] | None) -> str:
-    return f"{url}?{urlencode(query, quote_via=quote, safe='')}" if query else url
+    if not query:
+        return url
+    if all(type(v) is str and _UNRESERVED(k) and _UNRESERVED(v) for k, v in query.items()):
+        return url + "?" + "&".join([f"{k}={v}" for k, v in query.items()])  # what urlencode gives, cheaper
+    return f"{url}?{urlencode(query, quote_via=quote, safe='')}"
+
+
+def _quoted(key: str) -> str:
+    """An object name as one URL path segment (``/`` encoded too)."""
+    return key if _UNRESERVED(key) else quote(key, safe="")
 
 
 def _md5(data: bytes | memoryview) -> str:
@@ -147,7 +160,7 @@ class GCSDialect(HttpStore):
     # ------------------------------------------------------------------------------ addressing, auth
 
     def _url(self, key: str | None, query: Mapping[str, str] | None = None) -> str:
-        url = self._objects_url if key is None else f"{self._objects_url}/{quote(key, safe='')}"
+        url = self._objects_url if key is None else f"{self._objects_url}/{_quoted(key)}"
         return _query(url, query)
 
     async def _authorize(self, request: Request) -> None:
