@@ -83,9 +83,15 @@ def _object_resource(body: bytes) -> dict[str, Any] | None:
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
 
 
+#: The query of a media read of the live object (shared: never mutated).
+_MEDIA: dict[str, str] = {"alt": "media"}
+
+
 def _query(url: str, query: Mapping[str, str] | None) -> str:
     if not query:
         return url
+    if query is _MEDIA:
+        return url + "?alt=media"
     if all(type(v) is str and _UNRESERVED(k) and _UNRESERVED(v) for k, v in query.items()):
         return url + "?" + "&".join([f"{k}={v}" for k, v in query.items()])  # what urlencode gives, cheaper
     return f"{url}?{urlencode(query, quote_via=quote, safe='')}"
@@ -244,7 +250,7 @@ class GCSDialect(HttpStore):
         return {"generation": version} if version is not None else None
 
     def _read_query(self, version: str | None) -> dict[str, str] | None:
-        return {"alt": "media", "generation": version} if version is not None else {"alt": "media"}
+        return {"alt": "media", "generation": version} if version is not None else _MEDIA
 
     def _pin(self, meta: ObjectMeta) -> tuple[dict[str, str], dict[str, str] | None]:
         # A generation's bytes never change: pinning by it (not by the ETag) lets a resume
