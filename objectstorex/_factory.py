@@ -24,8 +24,8 @@ _PROVIDERS: dict[str, tuple[str, str, str | None]] = {
     "gcs": ("objectstorex.backends.gcs", "GCSStore", "gcs"),
 }
 
-# URL scheme -> provider name
-_SCHEMES = {
+#: URL scheme -> provider name (the command line reads it too).
+URL_SCHEMES = {
     "memory": "memory",
     "file": "local",
     "s3": "s3",
@@ -110,10 +110,10 @@ def from_url(url: str, **options: Any) -> BaseStore:
     if not isinstance(url, str):
         raise InvalidConfigError(f"url must be a str, not {type(url).__name__}")
     parts = urlsplit(url)
-    provider = _SCHEMES.get(parts.scheme.lower())
+    provider = URL_SCHEMES.get(parts.scheme.lower())
     if provider is None:
         raise InvalidConfigError(
-            f"unsupported URL scheme {parts.scheme!r} in {url!r} (known: {', '.join(sorted(_SCHEMES))})"
+            f"unsupported URL scheme {parts.scheme!r} in {url!r} (known: {', '.join(sorted(URL_SCHEMES))})"
         )
     if provider == "memory":
         return new("memory", **options)

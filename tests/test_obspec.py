@@ -5,7 +5,6 @@ protocols on the bridge loop, obspec-utils' readers, and zarr's ObjectStore rout
 from __future__ import annotations
 
 import asyncio
-import os
 import pickle
 import subprocess
 import sys
@@ -384,22 +383,9 @@ def test_import_objectstorex_imports_neither_zarr_nor_obspec() -> None:
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_guide_examples_run(index: int, tmp_path: Path) -> None:
-    from tests.test_zarr import guide_examples
+    from tests.test_zarr import run_guide_example
 
-    examples = guide_examples("obspec")
-    assert len(examples) == 2
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}  # the tree under test
-    done = subprocess.run(
-        [sys.executable, "-c", examples[index]],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip()
+    run_guide_example("obspec", index, tmp_path)
 
 
 def test_store_opened_on_another_loop_says_so(s3_store: osx.BaseStore) -> None:

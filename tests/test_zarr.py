@@ -437,14 +437,14 @@ def guide_examples(section: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```", body, flags=re.MULTILINE | re.DOTALL)
 
 
-@pytest.mark.parametrize("index", [0, 1])
-def test_guide_examples_run(index: int, tmp_path: Path) -> None:
-    examples = guide_examples("zarr")
+def run_guide_example(section: str, index: int, cwd: Path) -> None:
+    """Run the ``index``-th example of a docs/ecosystem.md section in a fresh interpreter."""
+    examples = guide_examples(section)
     assert len(examples) == 2
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}  # the tree under test
     done = subprocess.run(
         [sys.executable, "-c", examples[index]],
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -453,6 +453,11 @@ def test_guide_examples_run(index: int, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_guide_examples_run(index: int, tmp_path: Path) -> None:
+    run_guide_example("zarr", index, tmp_path)
 
 
 class _TaggedBuffer(cpu.Buffer):

@@ -18,19 +18,13 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+from .._factory import URL_SCHEMES
+
 __all__ = ["CLOUD_SCHEMES", "Location", "UsageProblem", "parse_location"]
 
-#: URL scheme -> the provider its stores belong to (as ``osx.from_url`` reads it).
-CLOUD_SCHEMES = {
-    "s3": "s3",
-    "s3a": "s3",
-    "az": "azure",
-    "azure": "azure",
-    "abfs": "azure",
-    "gs": "gcs",
-    "gcs": "gcs",
-    "memory": "memory",
-}
+#: URL scheme -> the provider its stores belong to (as ``osx.from_url`` reads it); ``file://``
+#: is a plain local path on the command line.
+CLOUD_SCHEMES = {scheme: provider for scheme, provider in URL_SCHEMES.items() if provider != "local"}
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)", re.DOTALL)
 
 
