@@ -549,3 +549,31 @@ async def test_malformed_listing_fields_are_errors_naming_them(
     with pytest.raises(osx.ObjectStoreError, match=field):
         await store.list_with_delimiter()
     assert proxy.injected == 2
+
+
+def test_environment_keys_are_used_without_importing_botocore(moto_endpoint: str) -> None:
+    """AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY sign requests directly: botocore stays unimported."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import asyncio, sys, objectstorex as osx\n"
+        "async def main():\n"
+        f"    async with osx.new('s3', bucket='osx-test', endpoint={moto_endpoint!r}) as store:\n"
+        "        await store.put('env-keys/x', b'signed')\n"
+        "        assert await store.get('env-keys/x') == b'signed'\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('botocore', 'aiobotocore')))\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "AWS_ACCESS_KEY_ID": KEYS["access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": KEYS["secret_access_key"],
+        "AWS_REGION": "us-east-1",
+        "PYTHONPATH": str(Path(__file__).parent.parent),
+    }
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -102,25 +101,6 @@ def _coerce(name: str, value: str | bool, param: inspect.Parameter) -> object:
     return value
 
 
-def _s3_environment_keys(options: dict[str, object]) -> dict[str, str]:
-    """``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (and ``AWS_SESSION_TOKEN``) as explicit keys.
-
-    The same keys botocore's chain would pick (its environment provider comes first unless a
-    profile is named explicitly), given directly: the store then skips importing botocore,
-    which is most of a short command's start-up time.
-    """
-    if "profile" in options or "access_key_id" in options or "secret_access_key" in options:
-        return {}
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if not key or not secret:
-        return {}
-    keys = {"access_key_id": key, "secret_access_key": secret}
-    token = os.environ.get("AWS_SESSION_TOKEN")
-    if token:
-        keys["session_token"] = token
-    return keys
-
-
 class Run:
     """The state of one command: opened stores (one per bucket), output, and failures so far."""
 
@@ -182,8 +162,6 @@ class Run:
             if param is not None and name not in ("bucket", "container", "prefix"):
                 options[name] = _coerce(name, value, param)
                 self._used.add(name)
-        if loc.provider == "s3":
-            options.update(_s3_environment_keys(options))
         return osx.from_url(loc.store_url, **options)
 
     # ------------------------------------------------------------------------- accounting

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -167,6 +168,19 @@ def _trimmed(value: object) -> str:
     return " ".join(text.split())
 
 
+def _environment_keys() -> FrozenCredentials | None:
+    """``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (and ``AWS_SESSION_TOKEN``), if both are set.
+
+    The keys botocore's chain would pick first when no profile is named (its environment
+    provider), read directly: the store then never imports botocore for them, which is most of
+    a short-lived process's start-up time.
+    """
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key or not secret:
+        return None
+    return (key, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+
+
 class S3Credentials:
     """The store's credentials: explicit keys, else the AWS credential chain, refreshed when near expiry.
 
@@ -205,6 +219,8 @@ class S3Credentials:
         Raises:
             InvalidConfigError: the AWS configuration cannot be read.
         """
+        if self.__static is None and not self._profile:
+            self.__static = _environment_keys()
         if self.__static is not None and region is not None and not self._profile:
             return region
         session = self._botocore()
