@@ -540,6 +540,25 @@ def _batches(keys: list[str], size: int) -> list[list[str]]:
     return [keys[i : i + size] for i in range(0, len(keys), size)]
 
 
+async def _delete(run: Run, side: Side, keys: list[str], jobs: int, *, whole: str, each: str) -> None:
+    """Delete ``keys`` in batches through ``delete_many``, ``jobs`` batches at a time.
+
+    A batch that fails as a whole is reported as ``whole``; each path that failed on its own as
+    ``each`` followed by the path.
+    """
+
+    async def batch_of(batch: list[str]) -> None:
+        try:
+            errors = await side.delete_many(batch)
+        except (ObjectStoreError, OSError) as e:
+            run.fail(whole, e)
+            return
+        for key, error in errors.items():
+            run.fail(f"{each} {side.display(key)}", error)
+
+    await pool(_batches(keys, _DELETE_BATCH), jobs, batch_of)
+
+
 async def rm(run: Run, locations: list[Location], *, recursive: bool, jobs: int) -> None:
     """Delete objects: literal paths (a missing one is fine), prefixes (``-r``), wildcards (no match: exit 3)."""
     sides = await run.open(*locations)
@@ -566,16 +585,7 @@ async def rm(run: Run, locations: list[Location], *, recursive: bool, jobs: int)
                 continue
             keys = [path]
 
-        async def delete(batch: list[str], side: Side = side, loc: Location = loc) -> None:
-            try:
-                errors = await side.delete_many(batch)
-            except (ObjectStoreError, OSError) as e:
-                run.fail(f"rm {loc.text}", e)
-                return
-            for key, error in errors.items():
-                run.fail(f"rm {side.display(key)}", error)
-
-        await pool(_batches(keys, _DELETE_BATCH), jobs, delete)
+        await _delete(run, side, keys, jobs, whole=f"rm {loc.text}", each="rm")
         if recursive and isinstance(side, FsSide) and not has_wildcard(loc.path):
             await side.prune(literal_path(loc))
 
@@ -673,16 +683,7 @@ async def sync(
         run.out.error("not deleting anything at the destination: some copies failed")
         return
 
-    async def remove(batch: list[str]) -> None:
-        try:
-            errors = await dst.delete_many(batch)
-        except (ObjectStoreError, OSError) as e:
-            run.fail(f"sync: delete under {dst_loc.text}", e)
-            return
-        for key, error in errors.items():
-            run.fail(f"sync: delete {dst.display(key)}", error)
-
-    await pool(_batches(stale, _DELETE_BATCH), flags.jobs, remove)
+    await _delete(run, dst, stale, flags.jobs, whole=f"sync: delete under {dst_loc.text}", each="sync: delete")
     if isinstance(dst, FsSide):
         await dst.prune(dst_base, keep_base=True)
 
