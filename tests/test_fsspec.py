@@ -34,9 +34,9 @@ import objectstorex as osx
 from objectstorex.fsspec import ObjectStoreFileSystem, register
 from objectstorex.testing import Fault, FaultyStore
 from tests.conftest import BACKENDS
-from tests.emulators import azure as azure_emulator
 from tests.emulators import gcs as gcs_emulator
 from tests.emulators import s3 as s3_emulator
+from tests.emulators.spaces import ENDPOINT_FIXTURES, fresh_space
 
 MIB = 1024 * 1024
 #: The backends whose paths start with a bucket (container).
@@ -66,16 +66,12 @@ def _options(backend: str, request: pytest.FixtureRequest) -> dict[str, Any]:
 
 def _new_space(backend: str, request: pytest.FixtureRequest, tmp: Path) -> str:
     """Where a module's tests work: a fresh bucket (cloud), a temp directory (local) or a prefix."""
-    name = f"fs-{uuid.uuid4().hex[:16]}"
-    if backend == "s3":
-        asyncio.run(s3_emulator.create_bucket(request.getfixturevalue("moto_endpoint"), name))
-    elif backend == "azure":
-        asyncio.run(azure_emulator.create_container(request.getfixturevalue("azurite_endpoint"), name))
-    elif backend == "gcs":
-        gcs_emulator.create_bucket(request.getfixturevalue("fake_gcs_endpoint"), name, versioned=False)
-    elif backend == "local":
+    if backend in ENDPOINT_FIXTURES:
+        endpoint = request.getfixturevalue(ENDPOINT_FIXTURES[backend])
+        return asyncio.run(fresh_space(backend, endpoint, "fs", gcs_versioned=False))
+    if backend == "local":
         return str(tmp)
-    return name
+    return f"fs-{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture(scope="module", params=BACKENDS, ids=BACKENDS)

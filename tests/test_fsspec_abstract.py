@@ -21,9 +21,9 @@ import pytest
 import objectstorex as osx
 from objectstorex.backends.azure.auth import AZURITE_ACCOUNT, AZURITE_KEY
 from objectstorex.fsspec import ObjectStoreFileSystem
-from tests.emulators import azure as azure_emulator
 from tests.emulators import gcs as gcs_emulator
 from tests.emulators import s3 as s3_emulator
+from tests.emulators.spaces import fresh_space
 
 
 def _slash_join(*parts: str) -> str:
@@ -107,9 +107,7 @@ class S3Fixtures(_CloudFixtures):
     @pytest.fixture(scope="class")
     @staticmethod
     def bucket(moto_endpoint: str) -> str:
-        name = f"fsspec-{uuid.uuid4().hex[:16]}"
-        asyncio.run(s3_emulator.create_bucket(moto_endpoint, name))
-        return name
+        return asyncio.run(fresh_space("s3", moto_endpoint, "fsspec"))
 
     @pytest.fixture(scope="class")
     @staticmethod
@@ -132,9 +130,7 @@ class AzureFixtures(_CloudFixtures):
     @pytest.fixture(scope="class")
     @staticmethod
     def bucket(azurite_endpoint: str) -> str:
-        name = f"fsspec-{uuid.uuid4().hex[:16]}"
-        asyncio.run(azure_emulator.create_container(azurite_endpoint, name))
-        return name
+        return asyncio.run(fresh_space("azure", azurite_endpoint, "fsspec"))
 
     @pytest.fixture(scope="class")
     @staticmethod
@@ -156,9 +152,7 @@ class GCSFixtures(_CloudFixtures):
     @pytest.fixture(scope="class")
     @staticmethod
     def bucket(fake_gcs_endpoint: str) -> str:
-        name = f"fsspec-{uuid.uuid4().hex[:16]}"
-        gcs_emulator.create_bucket(fake_gcs_endpoint, name, versioned=False)
-        return name
+        return asyncio.run(fresh_space("gcs", fake_gcs_endpoint, "fsspec", gcs_versioned=False))
 
     @pytest.fixture(scope="class")
     @staticmethod
