@@ -341,11 +341,12 @@ class AzureDialect(HttpStore):
         blob is never touched (its blocks expire after 7 days), and ``If-None-Match: *`` keeps the
         delete off a blob another writer may have committed meanwhile. A block whose request was
         cancelled after its body went out may still land after the delete: the uncommitted list
-        is checked again, a few times, briefly.
+        is checked again, a few times, briefly, until it is found empty twice in a row.
         """
         url, path = self._url(upload.key), upload.path
         uncommitted = self._url(upload.key, {"comp": "blocklist", "blocklisttype": "uncommitted"})
         delay = 0.05
+        empty_before = False
         for _ in range(5):
             try:
                 await self._once("put_stream", path, Request("HEAD", url))
@@ -363,9 +364,14 @@ class AzureDialect(HttpStore):
             try:
                 await self._once("put_stream", path, Request("GET", uncommitted))
             except NotFoundError:
-                return  # nothing staged under the name any more
+                if empty_before:
+                    return  # nothing staged under the name, twice in a row
+                # Once is not enough: a cancelled block may not have landed yet.
+                empty_before = True
+                continue
             except ObjectStoreError:
                 return
+            empty_before = False
 
     # ------------------------------------------------------------------------------ deletes, copies, tags
 
