@@ -83,7 +83,12 @@ class _Crc32c:
         return self.value.to_bytes(4, "big")
 
 
+_found: list[Any] = []  # google_crc32c once it was found usable (a lookup per digest otherwise)
+
+
 def _crc32c() -> Any:
+    if _found:
+        return _found[0]
     try:
         import google_crc32c
     except ImportError as e:
@@ -91,6 +96,7 @@ def _crc32c() -> Any:
     if google_crc32c.implementation != "c":
         # The pure-Python fallback runs at a few MB/s: a silent slowdown of every transfer.
         raise NotSupportedError(f"checksum 'crc32c' needs google-crc32c's C extension: reinstall '{_EXTRA}'")
+    _found.append(google_crc32c)
     return google_crc32c
 
 
@@ -123,6 +129,8 @@ def hasher(algorithm: str) -> Hasher:
 
 def digest(algorithm: str, data: bytes | bytearray | memoryview) -> bytes:
     """The big-endian digest of ``data``."""
+    if algorithm == "crc32c" and type(data) is bytes:
+        return int(_crc32c().value(data)).to_bytes(4, "big")  # one call, no hasher object
     h = hasher(algorithm)
     h.update(data)
     return h.digest()

@@ -758,3 +758,13 @@ async def test_get_stream_refuses_a_gone_generation(fake_gcs_endpoint: str) -> N
         assert cut.injected == 1
         assert 0 < len(got) <= MIB  # what arrived before the cut (a reset may drop unread bytes)
         assert bytes(got) == data[: len(got)]  # and nothing of the new object
+
+
+@pytest.mark.parametrize("key", ["plain.bin", "a/b/c.txt", "dir/with space/ü.bin", "x~y_z-1.2/d", "q?#%/&=+"])
+async def test_object_names_are_one_encoded_path_segment(gateway: Gateway, gw_store: osx.BaseStore, key: str) -> None:
+    # Folder names take a cheaper path than quote(); the wire form must be the same: "/" as %2F.
+    await gw_store.put(key, b"named")
+    gateway.requests.clear()
+    assert await gw_store.get(key) == b"named"
+    (path,) = [p for m, p, _ in gateway.requests if m == "GET"]
+    assert path.partition("?")[0].rsplit("/o/", 1)[1] == urllib.parse.quote(key, safe="")

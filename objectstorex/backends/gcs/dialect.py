@@ -81,6 +81,8 @@ def _object_resource(body: bytes) -> dict[str, Any] | None:
 
 #: What ``quote(..., safe="")`` leaves as it is: such keys and query values skip it (~1.5 us each).
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+#: The same plus ``/``: a name of folders, whose only escape is ``%2F``.
+_FOLDERED = re.compile(r"[A-Za-z0-9_.~/-]*").fullmatch
 
 
 #: The query of a media read of the live object (shared: never mutated).
@@ -99,7 +101,9 @@ def _query(url: str, query: Mapping[str, str] | None) -> str:
 
 def _quoted(key: str) -> str:
     """An object name as one URL path segment (``/`` encoded too)."""
-    return key if _UNRESERVED(key) else quote(key, safe="")
+    if _FOLDERED(key):
+        return key.replace("/", "%2F")  # what quote() gives, without its ~3 us per key
+    return quote(key, safe="")
 
 
 def _md5(data: bytes | memoryview) -> str:
