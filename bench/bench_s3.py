@@ -12,15 +12,18 @@ client (dummy keys) and ignored by nginx. Measured, each client in its own subpr
 
 * 1 KiB GET ops/s at concurrency 1 and 32 (``--seconds`` per round);
 * 1 KiB PUT ops/s at concurrency 1 and 32 (nginx's WebDAV PUT stores the file; each worker
-  cycles over 16 keys; objectstorex, obstore and a bare aiohttp PUT loop only);
+  cycles over 16 keys; objectstorex, obstore and the two bare aiohttp loops only);
 * streaming a ``--size-mib`` object: MiB/s, and the process's peak RSS (``ru_maxrss``) and its
   growth over the RSS before the transfer.
 
 Each round runs every client once, in a fresh subprocess, the clients alternating (the order
 reversed every other round) so that the machine's drift hits them all alike; every figure is the
-median of ``--rounds`` rounds, ratios against obstore (and against the bare aiohttp loop, the
-ceiling of any aiohttp-based client). ``--loops asyncio,uvloop`` runs everything under both event
-loops (uvloop must be installed; obstore runs its own tokio runtime either way).
+median of ``--rounds`` rounds, ratios against obstore and against two bare aiohttp loops:
+``aiohttp`` sends unsigned requests (the ceiling of anything built on aiohttp), ``aiohttp-sigv4``
+sends the requests objectstorex sends (SigV4-signed; a PUT with the body's SHA-256 and CRC32C),
+signed by a minimal signer in this file (the ceiling of any aiohttp-based S3 client).
+``--loops asyncio,uvloop`` runs everything under both event loops (uvloop must be installed;
+obstore runs its own tokio runtime either way).
 """
 
 from __future__ import annotations
@@ -47,14 +50,60 @@ BUCKET = "bucket"
 SMALL = "small.bin"
 BIG = "big.bin"
 KEYS = {"access_key_id": "AKIDBENCHMARK", "secret_access_key": "bench-secret-key"}
-CLIENTS = ["objectstorex", "obstore", "aiobotocore", "s3fs", "aiohttp"]  # aiohttp: a bare loop, no S3 client
-PUT_CLIENTS = ["objectstorex", "obstore", "aiohttp"]
+# aiohttp: a bare loop of unsigned requests. aiohttp-sigv4: a bare loop sending the request an S3
+# client must send (SigV4-signed, and for a PUT the body's SHA-256 and CRC32C), signed by the
+# minimal signer below: the floor of any aiohttp-based S3 client.
+CLIENTS = ["objectstorex", "obstore", "aiobotocore", "s3fs", "aiohttp", "aiohttp-sigv4"]
+PUT_CLIENTS = ["objectstorex", "obstore", "aiohttp", "aiohttp-sigv4"]
 PUT_KEYS = 16  # keys each PUT worker cycles over
 MIB = 1024 * 1024
 CHUNK = MIB  # read size asked of every streaming client that takes one
 
 
 # ------------------------------------------------------------------------------ nginx
+
+
+class SigV4:
+    """The least an S3 client does per request: SigV4 with the signing key cached per day.
+
+    Written for the ``aiohttp-sigv4`` baseline from the AWS specification alone (hashlib and hmac),
+    independent of objectstorex's signer.
+    """
+
+    def __init__(self, endpoint: str, region: str = "us-east-1") -> None:
+        self.host = endpoint.split("://", 1)[1]
+        self.scope_tail = f"{region}/s3/aws4_request"
+        self.day = ""
+        self.key = b""
+        self.second = -1
+        self.amz_date = ""
+
+    def headers(self, method: str, path: str, payload_sha256: str, extra: dict[str, str]) -> dict[str, str]:
+        import hashlib
+        import hmac
+
+        now = int(time.time())
+        if now != self.second:  # the date string changes once a second
+            self.second, self.amz_date = now, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        amz_date = self.amz_date
+        if amz_date[:8] != self.day:
+            self.day = amz_date[:8]
+            key = f"AWS4{KEYS['secret_access_key']}".encode()
+            for part in (self.day, *self.scope_tail.split("/")):
+                key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+            self.key = key
+        headers = {"x-amz-content-sha256": payload_sha256, "x-amz-date": amz_date, **extra}
+        signed = sorted([("host", self.host), *((k.lower(), v) for k, v in headers.items())])
+        names = ";".join(k for k, _ in signed)
+        canonical = "".join(f"{k}:{v}\n" for k, v in signed)
+        request = f"{method}\n{path}\n\n{canonical}\n{names}\n{payload_sha256}"
+        scope = f"{self.day}/{self.scope_tail}"
+        to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(request.encode()).hexdigest()}"
+        signature = hmac.new(self.key, to_sign.encode(), hashlib.sha256).hexdigest()
+        headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={KEYS['access_key_id']}/{scope}, SignedHeaders={names}, Signature={signature}"
+        )
+        return headers
 
 
 def _free_port() -> int:
@@ -204,6 +253,26 @@ async def putter(name: str, endpoint: str) -> tuple[Put, Callable[[], Awaitable[
                 assert resp.status < 300, resp.status
 
         return raw_put, http.close
+    if name == "aiohttp-sigv4":
+        import base64
+        import hashlib
+
+        import aiohttp
+        import google_crc32c
+
+        http = aiohttp.ClientSession(auto_decompress=False)
+        signer = SigV4(endpoint)
+
+        async def signed_put(key: str, data: bytes) -> None:
+            path = f"/{BUCKET}/{key}"
+            crc = base64.b64encode(google_crc32c.value(data).to_bytes(4, "big")).decode()
+            extra = {"x-amz-sdk-checksum-algorithm": "CRC32C", "x-amz-checksum-crc32c": crc}
+            headers = signer.headers("PUT", path, hashlib.sha256(data).hexdigest(), extra)
+            async with http.put(f"{endpoint}{path}", data=data, headers=headers) as resp:
+                await resp.read()
+                assert resp.status < 300, resp.status
+
+        return signed_put, http.close
     raise SystemExit(f"no PUT client {name}")
 
 
@@ -336,6 +405,30 @@ async def client(name: str, endpoint: str) -> tuple[Get, Stream, Callable[[], Aw
             return n
 
         return raw_get, raw_stream, http.close
+
+    if name == "aiohttp-sigv4":
+        import hashlib
+
+        import aiohttp
+
+        http = aiohttp.ClientSession(auto_decompress=False, read_bufsize=CHUNK)
+        signer = SigV4(endpoint)
+        empty = hashlib.sha256(b"").hexdigest()
+
+        async def signed_get(key: str) -> bytes:
+            path = f"/{BUCKET}/{key}"
+            async with http.get(f"{endpoint}{path}", headers=signer.headers("GET", path, empty, {})) as resp:
+                return await resp.read()
+
+        async def signed_stream(key: str) -> int:
+            n = 0
+            path = f"/{BUCKET}/{key}"
+            async with http.get(f"{endpoint}{path}", headers=signer.headers("GET", path, empty, {})) as resp:
+                while chunk := await resp.content.read(CHUNK):
+                    n += len(chunk)
+            return n
+
+        return signed_get, signed_stream, http.close
 
     raise SystemExit(f"unknown client {name}")
 
@@ -505,8 +598,11 @@ def main(args: argparse.Namespace) -> None:
             continue
         lines.append(f"{titles[test]}, ops/s (median of {args.rounds} alternating rounds of {args.seconds:g} s):")
         lines.append("")
-        lines.append("| loop | client | c=1 | vs obstore | vs aiohttp | c=32 | vs obstore | vs aiohttp |")
-        lines.append("|---|---|---|---|---|---|---|---|")
+        lines.append(
+            "| loop | client | c=1 | vs obstore | vs aiohttp | vs aiohttp+SigV4"
+            " | c=32 | vs obstore | vs aiohttp | vs aiohttp+SigV4 |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|---|---|")
         for loop in loops:
             for name in names:
                 cells = []
@@ -515,6 +611,7 @@ def main(args: argparse.Namespace) -> None:
                     cells.append(
                         f"{v or 0:,.0f} | {ratio(v, med(ops.get((test, loop, c, 'obstore'))))}"
                         f" | {ratio(v, med(ops.get((test, loop, c, 'aiohttp'))))}"
+                        f" | {ratio(v, med(ops.get((test, loop, c, 'aiohttp-sigv4'))))}"
                     )
                 lines.append(f"| {loop} | {name} | {cells[0]} | {cells[1]} |")
         lines.append("")

