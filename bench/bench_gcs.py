@@ -15,9 +15,10 @@ ceiling of the aiohttp-based clients).
 Reported: ops/s (wall) and client CPU µs per request (``time.process_time()`` of this process,
 obstore's tokio threads included; the server runs in its own process and is not counted). Every
 figure is the median of ``--rounds`` rounds of ``--requests`` GETs, the clients interleaved
-within each round so the server's warm-up and drift hit them all alike; ratios are against
-obstore (throughput: client / obstore, higher is better -- the target for objectstorex is
->= 0.9x; CPU: client / obstore, lower is better). ``--quick`` is 3 rounds of 300 requests.
+within each round (the order reversed every other round) so the server's warm-up and drift hit
+them all alike; ratios are against obstore (throughput: client / obstore, higher is better;
+CPU: client / obstore, lower is better) and, for throughput, against the bare aiohttp loop
+(issue #14's target for objectstorex: >= 0.9x). ``--quick`` is 3 rounds of 300 requests.
 """
 
 from __future__ import annotations
@@ -239,8 +240,9 @@ async def run(
             for c in clients:
                 await timed(c.get, keys[:50], concurrency)  # warm-up: connections for this concurrency
             samples: dict[str, list[tuple[float, float]]] = {c.name: [] for c in clients}
-            for _ in range(args.rounds):
-                for c in clients:
+            for rnd in range(args.rounds):
+                # Alternating order (reversed every other round): the server's drift hits all alike.
+                for c in clients if rnd % 2 == 0 else clients[::-1]:
                     samples[c.name].append(await timed(c.get, keys, concurrency))
             for c in clients:
                 c.results[test] = (
@@ -261,9 +263,10 @@ def report(clients: list[Client], skipped: dict[str, str], args: argparse.Namesp
     lines = [
         f"fake-gcs-server (memory backend), median of {args.rounds} rounds ({args.requests} requests per round)",
         "",
-        "| test | client | per second | vs obstore | client CPU | CPU vs obstore |",
-        "|---|---|---|---|---|---|",
+        "| test | client | per second | vs obstore | vs aiohttp | client CPU | CPU vs obstore |",
+        "|---|---|---|---|---|---|---|",
     ]
+    bare = next((c.results for c in clients if c.name == "aiohttp"), {})
     tests = [t for t in ("get 1 KiB, c=1", "get 1 KiB, c=32") if any(t in c.results for c in clients)]
     for test in tests:
         for c in clients:
@@ -273,8 +276,12 @@ def report(clients: list[Client], skipped: dict[str, str], args: argparse.Namesp
             b_rate, b_cpu = base.get(test, (0.0, 0.0))
             vs_rate = f"{rate / b_rate:.2f}x" if b_rate else "n/a"
             vs_cpu = f"{cpu / b_cpu:.2f}x" if b_cpu else "n/a"
+            bare_rate = bare.get(test, (0.0, 0.0))[0]
+            vs_bare = f"{rate / bare_rate:.2f}x" if bare_rate else "n/a"
             print_name = "aiohttp (bare loop)" if c.name == "aiohttp" else c.name
-            lines.append(f"| {test} | {print_name} | {rate:,.0f} ops/s | {vs_rate} | {cpu:,.0f} µs/req | {vs_cpu} |")
+            lines.append(
+                f"| {test} | {print_name} | {rate:,.0f} ops/s | {vs_rate} | {vs_bare} | {cpu:,.0f} µs/req | {vs_cpu} |"
+            )
     if skipped:
         lines.append("")
         lines.extend(f"Not measured: {name} ({why})" for name, why in skipped.items())
