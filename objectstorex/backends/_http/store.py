@@ -63,6 +63,8 @@ __all__ = [
 T = TypeVar("T")
 
 MIB = 1024 * 1024
+#: The stored checksum a whole read is checked against: the cheapest the answer carries.
+_VERIFY_ORDER = ("crc32c", "crc32", "sha256", "md5")
 _STREAM_BUFFER = 4 * MIB  # read buffer of streaming reads: small reads cost throughput
 _RESERVED_HEADERS = frozenset(
     (
@@ -197,6 +199,7 @@ class HttpStore(KeyPrefix, BaseStore):
         provider = self.provider
         self._checksum: ChecksumName = check_checksum(checksum, provider=provider)
         self._resolved_checksum: tuple[str | None] | None = None
+        self._verify_order: tuple[str, ...] | None = None  # see _expected_checksum
         # The headers of a read without conditions or range (the stored checksum asked back), once.
         self._plain_read_headers: Mapping[str, str] = self.checksum_read_headers if self._checksum != "off" else {}
         if observer is not None and not isinstance(observer, Observer):
@@ -763,7 +766,7 @@ class HttpStore(KeyPrefix, BaseStore):
             path = self._path(path)
             if not self._live:
                 await self._ensure_open()
-            return (await self._read_whole(path, _PLAIN_GET))[2]
+            return (await self._read_whole(path, _PLAIN_GET, described=False))[2]
         return await super().get(
             path,
             if_match=if_match,
@@ -777,14 +780,21 @@ class HttpStore(KeyPrefix, BaseStore):
 
     async def _get(self, path: str, opts: GetOptions) -> GetResult:
         headers, meta, data = await self._read_whole(path, opts)
+        assert meta is not None  # described: always built
         return GetResult(data, meta, self._attributes(headers))
 
-    async def _read_whole(self, path: str, opts: GetOptions) -> tuple[Mapping[str, str], ObjectMeta, bytes]:
-        """A whole read, checked: the answer's headers, the object's metadata and the bytes."""
+    async def _read_whole(
+        self, path: str, opts: GetOptions, *, described: bool = True
+    ) -> tuple[Mapping[str, str], ObjectMeta | None, bytes]:
+        """A whole read, checked: the answer's headers, the object's metadata and the bytes.
+
+        ``described=False`` (a plain ``get``, which returns the bytes alone, with ``_PLAIN_GET``
+        options: nothing to check against the answer's metadata) skips building the metadata.
+        """
         key = self._key(path)
         reporter = None if opts.progress is None else Reporter(opts.progress, path)
 
-        async def attempt() -> tuple[Response, ObjectMeta, bytes, GetOptions]:
+        async def attempt() -> tuple[Response, ObjectMeta | None, bytes, GetOptions]:
             # The body is read inside the attempt: a reset, truncation or stall mid-body is retried.
             r = opts.range
             if r is None or r.suffix is None or self.suffix_ranges:
@@ -794,8 +804,9 @@ class HttpStore(KeyPrefix, BaseStore):
             request = self._read_request(key, planned, pin)
             response = await self._send("get", path, request, version=opts.version is not None)
             try:
-                meta = self._meta(path, response.headers)
+                meta = self._meta(path, response.headers) if described else None
                 if planned is not _PLAIN_GET:
+                    assert meta is not None  # options with conditions or a range are described
                     self._check_read(path, planned, meta, "get")
                 if reporter is None:
                     data = await response.read()
@@ -830,15 +841,20 @@ class HttpStore(KeyPrefix, BaseStore):
                 break  # a range read: the stored checksum covers the whole object only
             expected = self._expected_checksum(response.headers)
             if expected is None:
-                break  # nothing to check against (no coroutine for it)
-            try:
-                await self._verify(path, expected, data)
-            except IntegrityError:
-                if tries == 2:
-                    raise
-                continue  # corrupted on the way: read it again, once
-            break
-        if response.status == 200 and content_length(response.headers, provider=self.provider, path=path) is None:
+                break  # nothing to check against
+            algorithm, value = expected
+            # A small body is hashed right here (digest_async would only add a coroutine).
+            actual = encode(digest(algorithm, data) if len(data) <= OFF_LOOP else await digest_async(algorithm, data))
+            if actual == value:
+                break
+            if tries == 2:
+                raise self._integrity_error("get", path, algorithm, value, actual)
+            # corrupted on the way: read it again, once
+        if (
+            meta is not None
+            and response.status == 200
+            and content_length(response.headers, provider=self.provider, path=path) is None
+        ):
             meta = replace(meta, size=len(data))  # a chunked answer: its size is what arrived
         if planned.range is not None and self._span(response, path) is None:
             # A server that ignored the range: apply it here.
@@ -920,9 +936,14 @@ class HttpStore(KeyPrefix, BaseStore):
         if self._checksum == "off":
             return None
         stored = self._stored_checksums(headers)
-        for algorithm in ("crc32c", "crc32", "sha256", "md5"):  # the cheapest first
+        if not stored:
+            return None
+        order = self._verify_order
+        if order is None:  # once per store: whether google-crc32c is there does not change
+            order = self._verify_order = tuple(a for a in _VERIFY_ORDER if a != "crc32c" or have_crc32c())
+        for algorithm in order:
             value = stored.get(algorithm)
-            if value and (algorithm != "crc32c" or have_crc32c()):
+            if value:
                 return algorithm, value
         return None
 
@@ -935,14 +956,6 @@ class HttpStore(KeyPrefix, BaseStore):
             path=path,
             provider=self.provider,
         )
-
-    async def _verify(self, path: str, expected: tuple[str, str], data: bytes) -> None:
-        """Check a whole read's bytes against the stored checksum its answer carries (``_expected_checksum``)."""
-        algorithm, value = expected
-        # A small body is hashed right here (digest_async would only add a coroutine).
-        actual = encode(digest(algorithm, data) if len(data) <= OFF_LOOP else await digest_async(algorithm, data))
-        if actual != value:
-            raise self._integrity_error("get", path, algorithm, value, actual)
 
     def _verified_stream(
         self, path: str, headers: Mapping[str, str], body: AsyncIterator[bytes]

@@ -214,11 +214,12 @@ class GCSDialect(HttpStore):
         # x-goog-hash: "crc32c=<b64>,md5=<b64>" (one header or several, joined); of the stored bytes.
         out: dict[str, str] = {}
         getall = getattr(headers, "getall", None)  # GCS sends one x-goog-hash header per algorithm
-        values = getall("x-goog-hash", []) if getall is not None else [headers.get("x-goog-hash", "")]
-        for item in ",".join(values).split(","):
-            name, _, value = item.strip().partition("=")
-            if name in ("crc32c", "md5") and value:
-                out[name] = value
+        values = getall("x-goog-hash", ()) if getall is not None else (headers.get("x-goog-hash", ""),)
+        for value in values:
+            for item in value.split(",") if "," in value else (value,):
+                name, _, digest = item.strip().partition("=")
+                if digest and name in ("crc32c", "md5"):
+                    out[name] = digest
         return out
 
     def _attributes(self, headers: Mapping[str, str]) -> Attributes:
