@@ -164,11 +164,11 @@ async def growth_worker(cfg: dict[str, Any]) -> dict[str, Any]:
         )
         await obstore.put_async(ob, f"{key}-warm", b"x" * 1024)  # warm-up: connection, runtime
         base = rss_baseline()
-        started = time.perf_counter()
+        cpu, started = time.process_time(), time.perf_counter()
         await obstore.put_async(
             ob, key, view_chunks(data), chunk_size=B_PART, max_concurrency=B_CONCURRENCY, use_multipart=True
         )
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         peak = status_mib("VmHWM")
         meta = await obstore.head_async(ob, key)
         assert meta["size"] == size, (meta["size"], size)
@@ -180,9 +180,9 @@ async def growth_worker(cfg: dict[str, Any]) -> dict[str, Any]:
         async with osx_store(cfg) as store:
             await store.put(f"{key}-warm", b"x" * 1024)  # warm-up: connection, signing key
             base = rss_baseline()
-            started = time.perf_counter()
+            cpu, started = time.process_time(), time.perf_counter()
             await store.put_stream(key, view_chunks(data), part_size=B_PART, max_concurrency=B_CONCURRENCY)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             peak = status_mib("VmHWM")
             meta = await store.head(key)
             assert meta.size == size, (meta.size, size)
@@ -193,6 +193,7 @@ async def growth_worker(cfg: dict[str, Any]) -> dict[str, Any]:
         "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # for reference only
         "peak_mib": peak,
         "mibps": size / MIB / elapsed,
+        "cpu_ms_per_mib": cpu * 1000 / (size / MIB),  # the client's own CPU, all its threads
         "module": module,
     }
 
@@ -282,7 +283,7 @@ def main(args: argparse.Namespace) -> None:
                     print(
                         f"round {rnd + 1} B s3    {client:12} RSS growth {r['growth_mib']:6.1f} MiB"
                         f" (RSS {r['base_mib']:.0f} -> peak {r['peak_mib']:.0f}; ru_maxrss {r['maxrss_mib']:.0f})"
-                        f"  {r['mibps']:6.0f} MiB/s",
+                        f"  {r['mibps']:6.0f} MiB/s  client CPU {r['cpu_ms_per_mib']:.1f} ms/MiB",
                         flush=True,
                     )
 
@@ -314,15 +315,16 @@ def main(args: argparse.Namespace) -> None:
         f"B. {args.big_mib} MiB upload to S3 (moto) from 1 MiB memoryview slices of one buffer, 8 MiB parts, "
         f"8 in flight: peak RSS growth (VmHWM), median of {args.rounds}",
         "",
-        "| client | peak RSS growth MiB | vs obstore | MiB/s | vs obstore (median of per-round ratios) |",
-        "|---|---|---|---|---|",
+        "| client | peak RSS growth MiB | vs obstore | MiB/s | vs obstore (median of per-round ratios)"
+        " | client CPU ms/MiB |",
+        "|---|---|---|---|---|---|",
     ]
     ref = median(b.get("obstore", []), "growth_mib")
     ref_speed = median(b.get("obstore", []), "mibps")
     for client in b_clients:
         growth, speed = median(b.get(client, []), "growth_mib"), median(b.get(client, []), "mibps")
         if growth is None or speed is None:
-            lines.append(f"| {names[client]} | failed | | | |")
+            lines.append(f"| {names[client]} | failed | | | | |")
             continue
         versus = f"{growth / ref:.1f}x" if ref else "n/a"
         # Paired: each round's ratio to obstore's upload of the same round (minutes apart, moto's
@@ -330,7 +332,8 @@ def main(args: argparse.Namespace) -> None:
         rounds = zip(b.get(client, []), b.get("obstore", []), strict=False)
         pairs = [r["mibps"] / o["mibps"] for r, o in rounds if r and o]
         faster = f"{statistics.median(pairs):.2f}x" if pairs and ref_speed else "n/a"
-        lines.append(f"| {names[client]} | {growth:.0f} | {versus} | {speed:,.0f} | {faster} |")
+        cpu = median(b.get(client, []), "cpu_ms_per_mib")
+        lines.append(f"| {names[client]} | {growth:.0f} | {versus} | {speed:,.0f} | {faster} | {cpu or 0:.1f} |")
     text = "\n".join(lines)
     print()
     print(text)
