@@ -126,8 +126,11 @@ def loop_mismatch(error: BaseException, what: str) -> ObjectStoreError | None:
     """The clear error for asyncio's "attached to a different loop" (and kin), else ``None``.
 
     Raised when a store already opened on one event loop is used from another: its connections
-    belong to the first.
+    belong to the first. A network store reports that itself, as an ObjectStoreError caused by
+    asyncio's RuntimeError: that is recognised too, and told in this bridge's terms.
     """
+    if isinstance(error, ObjectStoreError) and isinstance(error.__cause__, RuntimeError):
+        error = error.__cause__
     if not isinstance(error, RuntimeError) or not any(m in str(error) for m in _LOOP_MISMATCH):
         return None
     here = _running_loop()

@@ -154,6 +154,9 @@ def _obspec_errors() -> Iterator[None]:
     try:
         yield
     except ObjectStoreError as e:
+        mismatch = _bridge.loop_mismatch(e, "ObspecStore")  # the store's own "another loop" error
+        if mismatch is not None:
+            raise _as_obspec(mismatch) from e.__cause__
         mapped = _as_obspec(e)
         if mapped is e:
             raise

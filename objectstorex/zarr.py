@@ -54,7 +54,14 @@ from . import _bridge
 from ._factory import from_url
 from ._store import Store as OsxStore
 from ._types import ObjectMeta
-from .errors import AlreadyExistsError, InvalidArgumentError, InvalidConfigError, InvalidRangeError, NotFoundError
+from .errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    InvalidConfigError,
+    InvalidRangeError,
+    NotFoundError,
+    ObjectStoreError,
+)
 
 __all__ = ["ObjectStorexStore"]
 
@@ -268,7 +275,7 @@ class ObjectStorexStore(Store):
         self._owner.check()
         try:
             return await make(self._store)
-        except RuntimeError as e:  # opened on another loop before it was given to us
+        except (RuntimeError, ObjectStoreError) as e:  # opened on another loop before it was given to us
             mismatch = _bridge.loop_mismatch(e, "ObjectStorexStore")
             if mismatch is None:
                 raise
@@ -305,7 +312,7 @@ class ObjectStorexStore(Store):
         try:
             async for meta in self.store.list(prefix):
                 yield meta
-        except RuntimeError as e:  # opened on another loop before it was given to us
+        except (RuntimeError, ObjectStoreError) as e:  # opened on another loop before it was given to us
             mismatch = _bridge.loop_mismatch(e, "ObjectStorexStore")
             if mismatch is None:
                 raise

@@ -429,6 +429,12 @@ class HttpStore(KeyPrefix, BaseStore):
             raise
         except TRANSPORT_ERRORS as e:
             raise transport_error(e, provider=self.provider, operation=operation, path=path) from e
+        except RuntimeError as e:
+            # Diagnosed only when it happens: the hot path pays nothing for this check.
+            foreign = self._foreign_loop(operation)
+            if foreign is None:
+                raise
+            raise foreign from e
         if sending is not None:
             try:
                 sending.sent(len(request.body))  # type: ignore[arg-type]
@@ -451,6 +457,33 @@ class HttpStore(KeyPrefix, BaseStore):
         )
         error.retry_after = retry_after(response.headers.get("Retry-After"))
         raise error
+
+    def _foreign_loop(self, operation: str) -> ObjectStoreError | None:
+        """The clear error for a store used outside the event loop that opened it, else ``None``.
+
+        aiohttp's connections belong to that loop: from another one, asyncio says "attached to
+        a different loop"; once that loop has ended (the store's guard released the
+        connections), aiohttp says "Session is closed".
+        """
+        guard = self._guard
+        if guard is None:
+            return None
+        if guard.done():
+            why = "the event loop that opened it has ended, and its connections with it"
+        else:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                return None
+            if guard.get_loop() is running:
+                return None
+            why = "it was opened on another event loop, where its connections live"
+        return ObjectStoreError(
+            f"{operation}: the {self.provider} store cannot be used here: {why}. A network store "
+            "belongs to the loop that opened it: open (and close) one per event loop, e.g. inside "
+            "each asyncio.run()",
+            provider=self.provider,
+        )
 
     def _refused_checksum(
         self, operation: str, path: str | None, request: Request, answer: Answer, code: str
