@@ -63,8 +63,6 @@ __all__ = [
 T = TypeVar("T")
 
 MIB = 1024 * 1024
-#: The stored checksum a whole read is checked against: the cheapest the answer carries.
-_VERIFY_ORDER = ("crc32c", "crc32", "sha256", "md5")
 _STREAM_BUFFER = 4 * MIB  # read buffer of streaming reads: small reads cost throughput
 _RESERVED_HEADERS = frozenset(
     (
@@ -199,7 +197,6 @@ class HttpStore(KeyPrefix, BaseStore):
         provider = self.provider
         self._checksum: ChecksumName = check_checksum(checksum, provider=provider)
         self._resolved_checksum: tuple[str | None] | None = None
-        self._verify_order: tuple[str, ...] | None = None  # see _expected_checksum
         # The headers of a read without conditions or range (the stored checksum asked back), once.
         self._plain_read_headers: Mapping[str, str] = self.checksum_read_headers if self._checksum != "off" else {}
         if observer is not None and not isinstance(observer, Observer):
@@ -857,18 +854,7 @@ class HttpStore(KeyPrefix, BaseStore):
             return response, meta, data, planned
 
         for tries in (1, 2):
-            if self._observer is None:
-                # The first attempt inline, as in _call (one coroutine less per read).
-                started = time.monotonic()
-                first = None
-                try:
-                    response, meta, data, planned = await attempt()
-                except ObjectStoreError as e:
-                    first = e
-                if first is not None:
-                    response, meta, data, planned = await self._retry_rest("get", path, attempt, None, first, started)
-            else:
-                response, meta, data, planned = await self._retrying("get", path, attempt)
+            response, meta, data, planned = await self._retrying("get", path, attempt)
             data = self._decode(response.headers, data, path)
             if response.status != 200 or planned.range is not None:
                 break  # a range read: the stored checksum covers the whole object only
@@ -969,14 +955,9 @@ class HttpStore(KeyPrefix, BaseStore):
         if self._checksum == "off":
             return None
         stored = self._stored_checksums(headers)
-        if not stored:
-            return None
-        order = self._verify_order
-        if order is None:  # once per store: whether google-crc32c is there does not change
-            order = self._verify_order = tuple(a for a in _VERIFY_ORDER if a != "crc32c" or have_crc32c())
-        for algorithm in order:
+        for algorithm in ("crc32c", "crc32", "sha256", "md5"):  # the cheapest first
             value = stored.get(algorithm)
-            if value:
+            if value and (algorithm != "crc32c" or have_crc32c()):  # have_crc32c: cached once found
                 return algorithm, value
         return None
 
